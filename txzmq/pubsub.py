@@ -1,0 +1,182 @@
+"""
+Publish/subscribe: PUB, SUB, XPUB and XSUB connections.
+
+Messages travel in txZMQ's wire format: one frame, C{tag + topicSep +
+message}, with C{topicSep} a NUL byte by default.  Subscriptions are
+prefixes of that frame, so subscribing to C{b"news"} also matches the tag
+C{b"newsletter"}.
+
+A PUB socket drops messages for a subscriber whose queue is at the
+high-water mark, and drops everything while no subscriber is connected:
+that is ZeroMQ's design, not an error.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Mapping
+
+import zmq
+
+from txzmq._framing import (
+    MalformedMessage,
+    checkFrame,
+    decodeSubscription,
+    decodeTopic,
+    encodeSubscription,
+    encodeText,
+    encodeTopic,
+)
+from txzmq._options import SOCKET_OPTIONS, SocketOption, Validator, boolean, nonEmptyBytes
+from txzmq.connection import ZmqConnection
+
+__all__ = [
+    "ZmqPubConnection",
+    "ZmqSubConnection",
+    "ZmqXPubConnection",
+    "ZmqXSubConnection",
+]
+
+_TOPIC_SETTINGS: Mapping[str, Validator] = {
+    **ZmqConnection._extraSettings,
+    "topicSep": nonEmptyBytes,
+}
+
+
+class ZmqPubConnection(ZmqConnection):
+    """
+    Publish messages, each with a topic tag, to every subscriber.
+
+    @ivar topicSep: the bytes between tag and message (default C{b"\\0"});
+        a setting, like the socket options.
+    """
+
+    socketType: ClassVar[int | None] = zmq.PUB
+    topicSep: bytes = b"\0"
+    _extraSettings: ClassVar[Mapping[str, Validator]] = _TOPIC_SETTINGS
+    _canReceive: ClassVar[bool] = False
+
+    def publish(self, message: bytes | str, tag: bytes | str = b"") -> None:
+        """
+        Publish C{message} under C{tag}.
+
+        Text (C{str}) is encoded as UTF-8, as txZMQ 1.0 accepted it.
+        Subscribers whose subscription is a prefix of C{tag} receive it.
+
+        @raise ZmqWouldBlockError: never for PUB in practice: a PUB socket
+            drops messages for slow subscribers instead.
+        """
+        self.send(
+            encodeTopic(encodeText(message, "message"), encodeText(tag, "tag"), self.topicSep)
+        )
+
+
+class _TopicReceiver(ZmqConnection):
+    """
+    Decode received messages into C{gotMessage(message, tag)}.
+    """
+
+    topicSep: bytes = b"\0"
+    _extraSettings: ClassVar[Mapping[str, Validator]] = _TOPIC_SETTINGS
+
+    def messageReceived(self, message: list[bytes]) -> None:
+        """Split the topic off and call L{gotMessage}."""
+        try:
+            body, tag = decodeTopic(message, self.topicSep)
+        except MalformedMessage as e:
+            self._log.warn(
+                "Dropping a malformed published message on {connection!r}: {reason}",
+                connection=self,
+                reason=str(e),
+            )
+            return
+        self.gotMessage(body, tag)
+
+    def gotMessage(self, message: bytes, tag: bytes) -> None:
+        """
+        Called with each message received and the tag it was published
+        with.  Override it.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must override gotMessage()")
+
+
+class ZmqSubConnection(_TopicReceiver):
+    """
+    Receive published messages whose tag starts with a subscribed prefix.
+
+    Subclass it and override L{gotMessage}; call L{subscribe} for each
+    prefix (C{b""} receives everything).
+    """
+
+    socketType: ClassVar[int | None] = zmq.SUB
+
+    def subscribe(self, tag: bytes) -> None:
+        """Receive messages whose tag starts with C{tag}."""
+        self._setSubscription(zmq.SUBSCRIBE, tag)
+
+    def unsubscribe(self, tag: bytes) -> None:
+        """Undo one earlier L{subscribe} of the same C{tag}."""
+        self._setSubscription(zmq.UNSUBSCRIBE, tag)
+
+    def _setSubscription(self, option: int, tag: bytes) -> None:
+        self._checkOpen()
+        self.socket.set(option, bytes(checkFrame(tag, "tag")))
+        # Changing a subscription touches the socket like a send does.
+        self._schedulePass()
+
+
+class ZmqXSubConnection(_TopicReceiver):
+    """
+    An XSUB connection: a subscriber whose subscriptions are messages it
+    sends upstream, as a forwarder needs.
+
+    L{subscribe} and L{unsubscribe} send those messages; received
+    messages arrive at L{gotMessage} like on L{ZmqSubConnection}.
+    """
+
+    socketType: ClassVar[int | None] = zmq.XSUB
+
+    def subscribe(self, tag: bytes) -> None:
+        """Send a subscription to C{tag} to the publishers."""
+        self.send(encodeSubscription(bytes(checkFrame(tag, "tag")), True))
+
+    def unsubscribe(self, tag: bytes) -> None:
+        """Send an unsubscription from C{tag} to the publishers."""
+        self.send(encodeSubscription(bytes(checkFrame(tag, "tag")), False))
+
+
+class ZmqXPubConnection(ZmqPubConnection):
+    """
+    A publisher that sees its subscribers' subscriptions.
+
+    Each subscription and unsubscription that reaches the socket is
+    passed to L{gotSubscription}.  libzmq passes on only the first
+    subscription to a tag and the last unsubscription from it, unless
+    C{verboseSubscriptions} is set (C{ZMQ_XPUB_VERBOSE}).
+    """
+
+    socketType: ClassVar[int | None] = zmq.XPUB
+    verboseSubscriptions: bool = False
+    _socketOptions: ClassVar[Mapping[str, SocketOption]] = {
+        **SOCKET_OPTIONS,
+        "verboseSubscriptions": SocketOption((zmq.XPUB_VERBOSE,), boolean, False),
+    }
+    _canReceive: ClassVar[bool] = True
+
+    def messageReceived(self, message: list[bytes]) -> None:
+        """Decode a subscription message and call L{gotSubscription}."""
+        try:
+            tag, subscribed = decodeSubscription(message)
+        except MalformedMessage as e:
+            self._log.warn(
+                "Dropping a malformed subscription on {connection!r}: {reason}",
+                connection=self,
+                reason=str(e),
+            )
+            return
+        self.gotSubscription(tag, subscribed)
+
+    def gotSubscription(self, tag: bytes, subscribed: bool) -> None:
+        """
+        Called when a subscriber subscribes to (C{subscribed} true) or
+        unsubscribes from C{tag}.  Does nothing unless overridden.
+        """
