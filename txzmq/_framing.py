@@ -8,17 +8,18 @@ format is tested directly.
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from collections.abc import Sequence
+from typing import cast
 
 import zmq
 
-Frame = Union[bytes, bytearray, memoryview, zmq.Frame]
+Frame = bytes | bytearray | memoryview | zmq.Frame
 """A single ZeroMQ frame as accepted by pyzmq."""
 
 _FRAME_TYPES = (bytes, bytearray, memoryview, zmq.Frame)
 
 
-class MalformedMessage(ValueError):
+class MalformedMessage(ValueError):  # noqa: N818
     """
     A message from a peer does not have the shape the pattern expects.
 
@@ -43,6 +44,15 @@ def checkFrame(frame: object, what: str = "frame") -> Frame:
             f"for example {what}.encode('utf-8')"
         )
     raise TypeError(f"{what} must be bytes, not {_describe(frame)}")
+
+
+def asBytes(frame: Frame) -> bytes:
+    """Return the content of a bytes-like frame as C{bytes}."""
+    if type(frame) is bytes:
+        return frame
+    if isinstance(frame, zmq.Frame):
+        return frame.bytes
+    return bytes(cast(bytearray | memoryview, frame))
 
 
 def toFrames(message: object) -> list[Frame]:
@@ -85,7 +95,7 @@ def framesFromParts(parts: Sequence[object]) -> list[Frame]:
     for index, frame in enumerate(parts):
         if type(frame) is not bytes:
             checkFrame(frame, f"part {index}")
-    return list(parts)
+    return cast("list[Frame]", list(parts))
 
 
 def encodeText(value: object, what: str) -> bytes:
@@ -97,8 +107,8 @@ def encodeText(value: object, what: str) -> bytes:
         return value
     if isinstance(value, str):
         return value.encode("utf-8")
-    if isinstance(value, (bytearray, memoryview, zmq.Frame)):
-        return bytes(value)
+    if isinstance(value, _FRAME_TYPES):
+        return asBytes(value)
     raise TypeError(f"{what} must be bytes or str, not {_describe(value)}")
 
 
@@ -183,10 +193,16 @@ def splitRequest(frames: Sequence[bytes]) -> tuple[list[bytes], bytes, list[byte
         delimiter = frames.index(b"", 1)
     except ValueError:
         raise MalformedMessage("a request must have an empty delimiter frame") from None
-    return list(frames[: delimiter - 1]), frames[delimiter - 1], list(frames[delimiter + 1 :])
+    return (
+        list(frames[: delimiter - 1]),
+        frames[delimiter - 1],
+        list(frames[delimiter + 1 :]),
+    )
 
 
-def buildReply(routing: list[bytes], requestId: bytes, parts: list[Frame]) -> list[Frame]:
+def buildReply(
+    routing: list[bytes], requestId: bytes, parts: list[Frame]
+) -> list[Frame]:
     """
     Build the frames a REP connection sends back for a request.
     """

@@ -9,7 +9,8 @@ rules are tested without a reactor.
 from __future__ import annotations
 
 import os
-from typing import Generic, Iterator, TypeVar
+from collections.abc import Iterator
+from typing import Generic, TypeVar
 
 _Entry = TypeVar("_Entry")
 

@@ -14,7 +14,8 @@ one socket never starves timers or other connections.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Mapping, NamedTuple
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, cast
 
 import zmq
 from twisted.internet.interfaces import (
@@ -197,7 +198,7 @@ class ZmqConnection:
         self.factory = factory
         self.endpoints: list[ZmqEndpoint] = []
         self.identity = identity
-        self._reactor = reactor
+        self._reactor: Any = reactor
         self._closed = False
         self._pass: IDelayedCall | None = None
 
@@ -232,7 +233,7 @@ class ZmqConnection:
 
     def _applySocketOptions(self, values: Mapping[str, object]) -> None:
         for option, value in socketOptionCalls(self._socketOptions, values):
-            self.socket.set(option, value)
+            self.socket.set(option, cast(Any, value))
 
     def setSocketOptions(self, **settings: Any) -> None:
         """
@@ -262,18 +263,25 @@ class ZmqConnection:
             or in use); the endpoints before it stay attached.
         """
         self._checkOpen()
-        if isinstance(endpoints, tuple) and len(endpoints) == 2 and isinstance(
-            endpoints[0], str
+        if (
+            isinstance(endpoints, tuple)
+            and len(endpoints) == 2
+            and isinstance(endpoints[0], str)
         ):
-            raise TypeError("addEndpoints() takes a list of endpoints, not one endpoint")
+            raise TypeError(
+                "addEndpoints() takes a list of endpoints, not one endpoint"
+            )
         checked = [_checkEndpoint(endpoint) for endpoint in endpoints]
         for endpoint in checked:
-            attach = self.socket.bind if endpoint.type == "bind" else self.socket.connect
+            attach = (
+                self.socket.bind if endpoint.type == "bind" else self.socket.connect
+            )
             try:
                 attach(endpoint.address)
             except zmq.ZMQError as e:
                 raise ZmqEndpointError(
-                    e.errno, f"cannot {endpoint.type} to {endpoint.address!r}: {e}"
+                    e.errno or zmq.EINVAL,
+                    f"cannot {endpoint.type} to {endpoint.address!r}: {e}",
                 ) from e
             self.endpoints.append(endpoint)
         self._schedulePass()
@@ -287,11 +295,11 @@ class ZmqConnection:
         """
         if self._closed:
             return
-        self._closed = True
         if self._pass is not None:
             self._pass.cancel()
             self._pass = None
         self._reactor.removeReader(self)
+        self._closed = True
         self.factory.connections.discard(self)
         self.socket.close()
 
@@ -368,7 +376,7 @@ class ZmqConnection:
             try:
                 message = recv(zmq.NOBLOCK)
             except zmq.Again:
-                if socket.get(zmq.EVENTS) & zmq.POLLIN:
+                if cast(int, socket.get(zmq.EVENTS)) & zmq.POLLIN:
                     continue
                 return
             except zmq.ZMQError as e:

@@ -54,7 +54,9 @@ class ZmqFactory:
         """
         if ioThreads is not None:
             if isinstance(ioThreads, bool) or not isinstance(ioThreads, int):
-                raise TypeError(f"ioThreads must be an int, not {type(ioThreads).__name__}")
+                raise TypeError(
+                    f"ioThreads must be an int, not {type(ioThreads).__name__}"
+                )
             if ioThreads < 0:
                 raise ValueError(f"ioThreads must be >= 0, got {ioThreads}")
             self.ioThreads = ioThreads
@@ -70,7 +72,9 @@ class ZmqFactory:
                 )
             self.lingerPeriod = lingerPeriod
         if context is not None and not isinstance(context, zmq.Context):
-            raise TypeError(f"context must be a zmq.Context, not {type(context).__name__}")
+            raise TypeError(
+                f"context must be a zmq.Context, not {type(context).__name__}"
+            )
         self._reactor = reactor
         self._ownsContext = context is None
         self.context: zmq.Context[Any] = (

@@ -13,12 +13,14 @@ that is ZeroMQ's design, not an error.
 
 from __future__ import annotations
 
-from typing import ClassVar, Mapping
+from collections.abc import Mapping
+from typing import ClassVar
 
 import zmq
 
 from txzmq._framing import (
     MalformedMessage,
+    asBytes,
     checkFrame,
     decodeSubscription,
     decodeTopic,
@@ -26,7 +28,13 @@ from txzmq._framing import (
     encodeText,
     encodeTopic,
 )
-from txzmq._options import SOCKET_OPTIONS, SocketOption, Validator, boolean, nonEmptyBytes
+from txzmq._options import (
+    SOCKET_OPTIONS,
+    SocketOption,
+    Validator,
+    boolean,
+    nonEmptyBytes,
+)
 from txzmq.connection import ZmqConnection
 
 __all__ = [
@@ -66,7 +74,9 @@ class ZmqPubConnection(ZmqConnection):
             drops messages for slow subscribers instead.
         """
         self.send(
-            encodeTopic(encodeText(message, "message"), encodeText(tag, "tag"), self.topicSep)
+            encodeTopic(
+                encodeText(message, "message"), encodeText(tag, "tag"), self.topicSep
+            )
         )
 
 
@@ -119,7 +129,7 @@ class ZmqSubConnection(_TopicReceiver):
 
     def _setSubscription(self, option: int, tag: bytes) -> None:
         self._checkOpen()
-        self.socket.set(option, bytes(checkFrame(tag, "tag")))
+        self.socket.set(option, asBytes(checkFrame(tag, "tag")))
         # Changing a subscription touches the socket like a send does.
         self._schedulePass()
 
@@ -137,11 +147,11 @@ class ZmqXSubConnection(_TopicReceiver):
 
     def subscribe(self, tag: bytes) -> None:
         """Send a subscription to C{tag} to the publishers."""
-        self.send(encodeSubscription(bytes(checkFrame(tag, "tag")), True))
+        self.send(encodeSubscription(asBytes(checkFrame(tag, "tag")), True))
 
     def unsubscribe(self, tag: bytes) -> None:
         """Send an unsubscription from C{tag} to the publishers."""
-        self.send(encodeSubscription(bytes(checkFrame(tag, "tag")), False))
+        self.send(encodeSubscription(asBytes(checkFrame(tag, "tag")), False))
 
 
 class ZmqXPubConnection(ZmqPubConnection):

@@ -45,7 +45,9 @@ def _checkTimeout(timeout: object) -> float | None:
     if timeout is None:
         return None
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise TypeError(f"timeout must be a number of seconds, not {type(timeout).__name__}")
+        raise TypeError(
+            f"timeout must be a number of seconds, not {type(timeout).__name__}"
+        )
     if timeout <= 0:
         raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
     return float(timeout)
@@ -81,7 +83,9 @@ class ZmqREQConnection(ZmqConnection):
         """
         return self._ids.next()
 
-    def sendMsg(self, *messageParts: Frame, timeout: float | None = None) -> Deferred[list[bytes]]:
+    def sendMsg(
+        self, *messageParts: Frame, timeout: float | None = None
+    ) -> Deferred[list[bytes]]:
         """
         Send a request.
 
@@ -93,7 +97,9 @@ class ZmqREQConnection(ZmqConnection):
         """
         self._checkOpen()
         parts = framesFromParts(messageParts)
-        seconds = _checkTimeout(self.defaultRequestTimeout if timeout is None else timeout)
+        seconds = _checkTimeout(
+            self.defaultRequestTimeout if timeout is None else timeout
+        )
         requestId = self._getNextId()
         frames: list[Frame] = [requestId, b""]
         frames.extend(parts)
@@ -102,7 +108,9 @@ class ZmqREQConnection(ZmqConnection):
         timer = (
             None
             if seconds is None
-            else self._reactor.callLater(seconds, self._timeoutRequest, requestId, seconds)
+            else self._reactor.callLater(
+                seconds, self._timeoutRequest, requestId, seconds
+            )
         )
         self._requests.add(requestId, _Pending(d, timer))
         return d
@@ -157,7 +165,9 @@ class ZmqREQConnection(ZmqConnection):
             if pending.timer is not None:
                 pending.timer.cancel()
             pending.deferred.errback(
-                ZmqConnectionClosedError("the connection was shut down before the reply came")
+                ZmqConnectionClosedError(
+                    "the connection was shut down before the reply came"
+                )
             )
 
 
@@ -230,7 +240,8 @@ class ZmqXREPConnection(ZmqREPConnection):
 
     def __init__(self, factory: Any, *endpoints: ZmqEndpoint) -> None:
         warnings.warn(
-            "ZmqXREPConnection is deprecated; use ZmqREPConnection or ZmqRouterConnection",
+            "ZmqXREPConnection is deprecated; "
+            "use ZmqREPConnection or ZmqRouterConnection",
             DeprecationWarning,
             stacklevel=2,
         )
@@ -245,7 +256,8 @@ class ZmqXREQConnection(ZmqREQConnection):
 
     def __init__(self, factory: Any, *endpoints: ZmqEndpoint) -> None:
         warnings.warn(
-            "ZmqXREQConnection is deprecated; use ZmqREQConnection or ZmqDealerConnection",
+            "ZmqXREQConnection is deprecated; "
+            "use ZmqREQConnection or ZmqDealerConnection",
             DeprecationWarning,
             stacklevel=2,
         )

@@ -61,12 +61,16 @@ class ZmqRouterConnection(ZmqBase):
 
     def sendMsg(self, recipientId: bytes, message: Frame) -> None:  # type: ignore[override]
         """Send a one-frame message to the peer C{recipientId}."""
-        self.send([checkFrame(recipientId, "recipientId"), checkFrame(message, "message")])
+        self.send(
+            [checkFrame(recipientId, "recipientId"), checkFrame(message, "message")]
+        )
 
     def sendMultipart(self, recipientId: bytes, parts: list[Frame]) -> None:  # type: ignore[override]
         """Send a multipart message to the peer C{recipientId}."""
         if not isinstance(parts, (list, tuple)):
-            raise TypeError(f"parts must be a list of bytes, not {type(parts).__name__}")
+            raise TypeError(
+                f"parts must be a list of bytes, not {type(parts).__name__}"
+            )
         self.send([checkFrame(recipientId, "recipientId"), *framesFromParts(parts)])
 
     def messageReceived(self, message: list[bytes]) -> None:
