@@ -201,7 +201,7 @@ def splitRequest(frames: Sequence[bytes]) -> tuple[list[bytes], bytes, list[byte
 
 
 def buildReply(
-    routing: list[bytes], requestId: bytes, parts: list[Frame]
+    routing: Sequence[bytes], requestId: bytes, parts: Sequence[Frame]
 ) -> list[Frame]:
     """
     Build the frames a REP connection sends back for a request.

@@ -64,6 +64,8 @@ class SocketOption(NamedTuple):
     validate: Validator
     unset: object
     """The value that means "leave libzmq's default alone"."""
+    reset: object = None
+    """libzmq's default, set when a connection asks for "unset" again."""
 
 
 SOCKET_OPTIONS: Mapping[str, SocketOption] = {
@@ -74,12 +76,12 @@ SOCKET_OPTIONS: Mapping[str, SocketOption] = {
     "multicastRate": SocketOption((zmq.RATE,), positiveInt, None),
     # libzmq 3 and later always loop multicast back; kept for txZMQ 1.0.
     "allowLoopbackMulticast": SocketOption((), boolean, None),
-    "tcpKeepalive": SocketOption((zmq.TCP_KEEPALIVE,), anyInt, 0),
-    "tcpKeepaliveCount": SocketOption((zmq.TCP_KEEPALIVE_CNT,), anyInt, 0),
-    "tcpKeepaliveIdle": SocketOption((zmq.TCP_KEEPALIVE_IDLE,), anyInt, 0),
-    "tcpKeepaliveInterval": SocketOption((zmq.TCP_KEEPALIVE_INTVL,), anyInt, 0),
-    "reconnectInterval": SocketOption((zmq.RECONNECT_IVL,), anyInt, 0),
-    "reconnectIntervalMax": SocketOption((zmq.RECONNECT_IVL_MAX,), anyInt, 0),
+    "tcpKeepalive": SocketOption((zmq.TCP_KEEPALIVE,), anyInt, 0, -1),
+    "tcpKeepaliveCount": SocketOption((zmq.TCP_KEEPALIVE_CNT,), anyInt, 0, -1),
+    "tcpKeepaliveIdle": SocketOption((zmq.TCP_KEEPALIVE_IDLE,), anyInt, 0, -1),
+    "tcpKeepaliveInterval": SocketOption((zmq.TCP_KEEPALIVE_INTVL,), anyInt, 0, -1),
+    "reconnectInterval": SocketOption((zmq.RECONNECT_IVL,), anyInt, 0, 100),
+    "reconnectIntervalMax": SocketOption((zmq.RECONNECT_IVL_MAX,), anyInt, 0, 0),
 }
 """The socket options a connection accepts by name."""
 
@@ -105,14 +107,18 @@ def checkSettings(
 
 
 def socketOptionCalls(
-    table: Mapping[str, SocketOption], values: Mapping[str, object]
+    table: Mapping[str, SocketOption],
+    values: Mapping[str, object],
+    explicit: bool = False,
 ) -> list[tuple[int, object]]:
     """
     Return the C{(option, value)} pairs to pass to C{socket.set()} for the
-    named settings in C{values}, skipping those left at "unset".
+    named settings in C{values}.
 
-    They come in the order of C{table}, so that the specific high-water
-    marks win over the shared one.
+    Settings left at "unset" are skipped, unless C{explicit} (a change
+    asked for after construction), where they restore libzmq's default.
+    The pairs come in the order of C{table}, so that the specific
+    high-water marks win over the shared one.
     """
     calls: list[tuple[int, object]] = []
     for name, option in table.items():
@@ -120,6 +126,8 @@ def socketOptionCalls(
             continue
         value = values[name]
         if value is None or value == option.unset:
-            continue
+            if not explicit or option.reset is None:
+                continue
+            value = option.reset
         calls.extend((sockopt, value) for sockopt in option.sockopts)
     return calls

@@ -184,8 +184,15 @@ class ZmqConnection:
                 "class such as ZmqPushConnection, or set socketType"
             )
         values = checkSettings(self._allowedSettings(), settings)
-        if identity is not None and not isinstance(identity, bytes):
-            raise TypeError(f"identity must be bytes, not {type(identity).__name__}")
+        if identity is not None:
+            if not isinstance(identity, bytes):
+                raise TypeError(
+                    f"identity must be bytes, not {type(identity).__name__}"
+                )
+            if not 1 <= len(identity) <= 255:
+                raise ValueError(
+                    f"identity must be 1 to 255 bytes long, got {len(identity)}"
+                )
         factory._checkOpen()
         reactor = factory.reactor
         if not IReactorFDSet.providedBy(reactor):
@@ -231,8 +238,11 @@ class ZmqConnection:
         allowed.update(cls._extraSettings)
         return allowed
 
-    def _applySocketOptions(self, values: Mapping[str, object]) -> None:
-        for option, value in socketOptionCalls(self._socketOptions, values):
+    def _applySocketOptions(
+        self, values: Mapping[str, object], explicit: bool = False
+    ) -> None:
+        calls = socketOptionCalls(self._socketOptions, values, explicit)
+        for option, value in calls:
             self.socket.set(option, cast(Any, value))
 
     def setSocketOptions(self, **settings: Any) -> None:
@@ -246,7 +256,7 @@ class ZmqConnection:
         """
         self._checkOpen()
         values = checkSettings(self._allowedSettings(), settings)
-        self._applySocketOptions(values)
+        self._applySocketOptions(values, explicit=True)
         self.__dict__.update(values)
 
     def addEndpoints(self, endpoints: Iterable[ZmqEndpoint]) -> None:

@@ -82,6 +82,7 @@ class ZmqFactory:
         )
         self.connections: set[ZmqConnection] = set()
         self._shutDown = False
+        self._registered = False
 
     @property
     def reactor(self) -> Any:
@@ -126,12 +127,14 @@ class ZmqFactory:
         self.connections.clear()
         if self._ownsContext:
             self.context.term()
-        if self.trigger is not None:
+        if self._registered:
+            self._registered = False
             trigger, self.trigger = self.trigger, None
             self.reactor.removeSystemEventTrigger(trigger)
 
     def _shutdownFromReactor(self) -> None:
         # The trigger is firing: it must not be removed again.
+        self._registered = False
         self.trigger = None
         self.shutdown()
 
@@ -141,7 +144,8 @@ class ZmqFactory:
 
         Calling it more than once registers once.
         """
-        if self.trigger is None and not self._shutDown:
+        if not self._registered and not self._shutDown:
+            self._registered = True
             self.trigger = self.reactor.addSystemEventTrigger(
                 "during", "shutdown", self._shutdownFromReactor
             )

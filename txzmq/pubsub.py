@@ -70,14 +70,17 @@ class ZmqPubConnection(ZmqConnection):
         Text (C{str}) is encoded as UTF-8, as txZMQ 1.0 accepted it.
         Subscribers whose subscription is a prefix of C{tag} receive it.
 
+        @raise ValueError: when C{tag} contains C{topicSep}.
         @raise ZmqWouldBlockError: never for PUB in practice: a PUB socket
             drops messages for slow subscribers instead.
         """
-        self.send(
-            encodeTopic(
-                encodeText(message, "message"), encodeText(tag, "tag"), self.topicSep
+        tagBytes = encodeText(tag, "tag")
+        if self.topicSep in tagBytes:
+            raise ValueError(
+                f"tag {tagBytes!r} contains the topic separator {self.topicSep!r}; "
+                "subscribers would split the message at the wrong place"
             )
-        )
+        self.send(encodeTopic(encodeText(message, "message"), tagBytes, self.topicSep))
 
 
 class _TopicReceiver(ZmqConnection):
@@ -168,7 +171,9 @@ class ZmqXPubConnection(ZmqPubConnection):
     verboseSubscriptions: bool = False
     _socketOptions: ClassVar[Mapping[str, SocketOption]] = {
         **SOCKET_OPTIONS,
-        "verboseSubscriptions": SocketOption((zmq.XPUB_VERBOSE,), boolean, False),
+        "verboseSubscriptions": SocketOption(
+            (zmq.XPUB_VERBOSE,), boolean, False, False
+        ),
     }
     _canReceive: ClassVar[bool] = True
 

@@ -1,0 +1,159 @@
+"""
+Tests for L{txzmq._requests}: request ids and the table of pending
+requests.
+"""
+
+from __future__ import annotations
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from txzmq._requests import RequestIds, RequestTable
+
+
+class RequestIdsTests(SynchronousTestCase):
+    """
+    L{RequestIds} makes ids that are never reused.
+    """
+
+    def test_unique(self) -> None:
+        ids = RequestIds()
+        seen = [ids.next() for _ in range(10000)]
+        self.assertEqual(len(set(seen)), len(seen))
+
+    def test_shape(self) -> None:
+        """
+        An id is the 8-byte prefix and an 8-byte big-endian counter
+        starting at 1.
+        """
+        ids = RequestIds(prefix=b"PREFIX!!")
+        self.assertEqual(ids.next(), b"PREFIX!!" + (1).to_bytes(8, "big"))
+        self.assertEqual(ids.next(), b"PREFIX!!" + (2).to_bytes(8, "big"))
+
+    def test_neverEmpty(self) -> None:
+        """
+        An id is never the empty frame, which would be taken for the
+        envelope delimiter.
+        """
+        ids = RequestIds(prefix=b"")
+        for _ in range(3):
+            self.assertNotEqual(ids.next(), b"")
+
+    def test_randomPrefix(self) -> None:
+        """
+        Without a prefix, every generator gets its own random 8-byte one,
+        so two clients of one REP socket never produce the same id.
+        """
+        first, second = RequestIds(), RequestIds()
+        a, b = first.next(), second.next()
+        self.assertEqual(len(a), 16)
+        self.assertEqual(len(b), 16)
+        self.assertNotEqual(a[:8], b[:8])
+        self.assertNotEqual(a, b)
+        # The prefix stays the same for the ids of one generator.
+        self.assertEqual(first.next()[:8], a[:8])
+
+    def test_noReuseAcrossManyGenerators(self) -> None:
+        prefixes = {RequestIds().next()[:8] for _ in range(200)}
+        self.assertEqual(len(prefixes), 200)
+
+    def test_counterKeepsGoing(self) -> None:
+        """
+        The counter increases by one per id (it is not reset or reused).
+        """
+        ids = RequestIds(prefix=b"p" * 8)
+        values = [int.from_bytes(ids.next()[8:], "big") for _ in range(5)]
+        self.assertEqual(values, [1, 2, 3, 4, 5])
+
+
+class RequestTableTests(SynchronousTestCase):
+    """
+    L{RequestTable} keeps pending requests by id, oldest first.
+    """
+
+    def test_empty(self) -> None:
+        table: RequestTable[str] = RequestTable()
+        self.assertEqual(len(table), 0)
+        self.assertNotIn(b"x", table)
+        self.assertIsNone(table.complete(b"x"))
+        self.assertEqual(list(table.drain()), [])
+
+    def test_addComplete(self) -> None:
+        table: RequestTable[str] = RequestTable()
+        table.add(b"a", "entry a")
+        table.add(b"b", "entry b")
+        self.assertEqual(len(table), 2)
+        self.assertIn(b"a", table)
+        self.assertEqual(table.complete(b"a"), "entry a")
+        self.assertNotIn(b"a", table)
+        self.assertIn(b"b", table)
+        self.assertEqual(len(table), 1)
+
+    def test_completeTwice(self) -> None:
+        """
+        A second reply to the same request finds nothing.
+        """
+        table: RequestTable[str] = RequestTable()
+        table.add(b"a", "entry")
+        self.assertEqual(table.complete(b"a"), "entry")
+        self.assertIsNone(table.complete(b"a"))
+
+    def test_completeUnknown(self) -> None:
+        table: RequestTable[str] = RequestTable()
+        table.add(b"a", "entry")
+        self.assertIsNone(table.complete(b"b"))
+        self.assertEqual(len(table), 1)
+
+    def test_duplicate(self) -> None:
+        table: RequestTable[str] = RequestTable()
+        table.add(b"a", "first")
+        e = self.assertRaises(ValueError, table.add, b"a", "second")
+        self.assertIn("already pending", str(e))
+        # The first entry is kept.
+        self.assertEqual(len(table), 1)
+        self.assertEqual(table.complete(b"a"), "first")
+
+    def test_addAgainAfterComplete(self) -> None:
+        table: RequestTable[str] = RequestTable()
+        table.add(b"a", "first")
+        table.complete(b"a")
+        table.add(b"a", "second")
+        self.assertEqual(table.complete(b"a"), "second")
+
+    def test_drainOrder(self) -> None:
+        table: RequestTable[int] = RequestTable()
+        for i, key in enumerate([b"z", b"a", b"m", b"b"]):
+            table.add(key, i)
+        table.complete(b"a")
+        table.add(b"a", 4)
+        self.assertEqual(list(table.drain()), [0, 2, 3, 4])
+        self.assertEqual(len(table), 0)
+        self.assertNotIn(b"z", table)
+
+    def test_drainEmptiesBeforeFirstEntry(self) -> None:
+        """
+        By the time the first entry is handed out, the table is already
+        empty: what the caller does with an entry (fire a Deferred whose
+        callbacks look at the table) sees no stale request.
+        """
+        table: RequestTable[str] = RequestTable()
+        table.add(b"a", "a")
+        table.add(b"b", "b")
+        seen = []
+        for entry in table.drain():
+            seen.append((entry, len(table), b"b" in table))
+        self.assertEqual(seen, [("a", 0, False), ("b", 0, False)])
+
+    def test_addDuringDrain(self) -> None:
+        """
+        An entry added while draining is not drained with the old ones; it
+        stays pending.
+        """
+        table: RequestTable[str] = RequestTable()
+        table.add(b"a", "a")
+        drained = []
+        for entry in table.drain():
+            drained.append(entry)
+            table.add(b"new", "new")
+        self.assertEqual(drained, ["a"])
+        self.assertEqual(len(table), 1)
+        self.assertEqual(table.complete(b"new"), "new")
