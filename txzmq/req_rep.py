@@ -101,6 +101,11 @@ class ZmqREQConnection(ZmqConnection):
             self.defaultRequestTimeout if timeout is None else timeout
         )
         requestId = self._getNextId()
+        if requestId in self._requests:
+            raise ValueError(
+                f"_getNextId() returned {requestId!r}, the id of a request still "
+                "waiting for its reply; request ids must be unique"
+            )
         frames: list[Frame] = [requestId, b""]
         frames.extend(parts)
         self.send(frames)

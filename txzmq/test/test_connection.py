@@ -1489,6 +1489,25 @@ class REQTests(_Base):
         self.assertEqual(self.successResultOf(d), [b"r"])
 
 
+    def test_repeatedIdRefusedBeforeSending(self) -> None:
+        """
+        An id generator that repeats a pending id gets a ValueError, and the
+        duplicate request never reaches the wire.
+        """
+
+        class Stuck(ZmqREQConnection):
+            def _getNextId(self) -> bytes:
+                return b"same"
+
+        req = Stuck(self.factory, connect(self.router.getsockopt_string(zmq.LAST_ENDPOINT)))
+        first = req.sendMsg(b"first")
+        first.addErrback(lambda f: f.trap(ZmqConnectionClosedError))
+        e = self.assertRaises(ValueError, req.sendMsg, b"second")
+        self.assertIn("unique", str(e))
+        peer, requestId, parts = self.receiveRequest()
+        self.assertEqual((requestId, parts), (b"same", [b"first"]))
+        self.assertRaises(zmq.Again, self.router.recv_multipart, zmq.NOBLOCK)
+
 class REPTests(_Base):
     def setUp(self) -> None:
         super().setUp()
