@@ -1,0 +1,274 @@
+"""
+The example programs and the demo, run the way a user runs them.
+
+Each program in C{examples/} and C{python -m txzmq.demo} is started in a
+child process (the reactor keeps running meanwhile: C{spawnProcess}, not a
+blocking C{subprocess.run}) and must exit with status 0 and print its
+summary.  The demo also runs once in this process, on trial's reactor, so
+coverage sees C{txzmq/demo.py}.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from pathlib import Path
+
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.error import ProcessDone, ProcessTerminated
+from twisted.internet.protocol import ProcessProtocol
+from twisted.python.failure import Failure
+from twisted.trial import unittest
+
+from txzmq import demo
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+PROCESS_TIMEOUT = 60.0
+"""Seconds a program may run before it is killed and the test fails."""
+
+EXPECTED = {
+    "pubsub_many_subscribers.py": "OK: one light switch woke 2 appliances",
+    "pubsub_many_publishers.py": "OK: one subscriber received every update from 2 publishers",
+    "topic_routing.py": "OK: 6 messages routed by longest prefix, 1 filtered out",
+    "json_pubsub.py": "OK: every valid reading decoded, every bad payload rejected",
+    "pushpull_pipeline.py": "OK: 12 tasks went through 3 workers to the sink",
+    "reqrep_timeout.py": "OK: 2 requests answered, 1 timed out, its late reply was dropped",
+    "router_dealer.py": "OK: the router answered 4 dealers, each by its identity",
+}
+"""The line each example prints last when everything went as it should."""
+
+
+class _Output(ProcessProtocol):
+    """Collects a child's output; C{ended} fires with its exit status."""
+
+    def __init__(self) -> None:
+        self.out = bytearray()
+        self.err = bytearray()
+        self.ended: Deferred[tuple[int | None, str, str]] = Deferred()
+
+    def outReceived(self, data: bytes) -> None:
+        self.out += data
+
+    def errReceived(self, data: bytes) -> None:
+        self.err += data
+
+    def processEnded(self, reason: Failure) -> None:
+        status = None
+        if reason.check(ProcessDone, ProcessTerminated):
+            status = getattr(reason.value, "exitCode", None)  # None: killed
+        text = self.out.decode("utf-8", "replace"), self.err.decode("utf-8", "replace")
+        self.ended.callback((status, *text))
+
+
+def runPython(reactor: object, *args: str) -> Deferred[tuple[int | None, str, str]]:
+    """
+    Run C{python args...} from the repository root, with the root first on
+    C{PYTHONPATH}; fire with C{(exit status, stdout, stderr)}.  After
+    L{PROCESS_TIMEOUT} seconds the child is killed (status None).
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+    )
+    env["PYTHONUNBUFFERED"] = "1"
+    protocol = _Output()
+    transport = reactor.spawnProcess(  # type: ignore[attr-defined]
+        protocol, sys.executable, [sys.executable, *args], env=env, path=str(ROOT)
+    )
+    killer = reactor.callLater(  # type: ignore[attr-defined]
+        PROCESS_TIMEOUT, transport.signalProcess, "KILL"
+    )
+
+    def stopKiller(result: tuple[int | None, str, str]) -> tuple[int | None, str, str]:
+        if killer.active():
+            killer.cancel()
+        return result
+
+    return protocol.ended.addCallback(stopKiller)
+
+
+class ProgramTests(unittest.TestCase):
+    """
+    Every example and the demo run to completion in a child process.
+    """
+
+    timeout = PROCESS_TIMEOUT + 30
+
+    def setUp(self) -> None:
+        if not EXAMPLES.is_dir():
+            raise unittest.SkipTest(f"no examples directory at {EXAMPLES}")
+        from twisted.internet import reactor
+
+        self.reactor = reactor
+
+    async def _check(self, args: list[str], expected: str) -> str:
+        status, out, err = await runPython(self.reactor, *args)
+        command = " ".join(["python", *args])
+        report = f"\n--- stdout of {command}:\n{out}\n--- stderr:\n{err}"
+        self.assertIsNotNone(
+            status, f"{command} did not end within {PROCESS_TIMEOUT} s" + report
+        )
+        self.assertEqual(status, 0, f"{command} exited with status {status}" + report)
+        self.assertIn(expected, out, report)
+        for trouble in ("Traceback", "Unhandled error", "Unhandled Error"):
+            self.assertNotIn(trouble, err, report)
+        return out
+
+    def runExample(self, name: str) -> Deferred[str]:
+        return ensureDeferred(self._check([str(EXAMPLES / name)], EXPECTED[name]))
+
+    def test_everyExampleIsTested(self) -> None:
+        """
+        Each program in examples/ has an expected summary line here (so a new
+        example cannot go untested).
+        """
+        self.assertEqual(
+            sorted(p.name for p in EXAMPLES.glob("*.py")), sorted(EXPECTED)
+        )
+
+    def test_pubsubManySubscribers(self) -> Deferred[str]:
+        return self.runExample("pubsub_many_subscribers.py")
+
+    def test_pubsubManyPublishers(self) -> Deferred[str]:
+        return self.runExample("pubsub_many_publishers.py")
+
+    def test_topicRouting(self) -> Deferred[str]:
+        return self.runExample("topic_routing.py")
+
+    def test_jsonPubsub(self) -> Deferred[str]:
+        return self.runExample("json_pubsub.py")
+
+    def test_pushpullPipeline(self) -> Deferred[str]:
+        return self.runExample("pushpull_pipeline.py")
+
+    def test_reqrepTimeout(self) -> Deferred[str]:
+        return self.runExample("reqrep_timeout.py")
+
+    def test_routerDealer(self) -> Deferred[str]:
+        return self.runExample("router_dealer.py")
+
+    def test_demo(self) -> Deferred[None]:
+        """
+        C{python -m txzmq.demo} prints a summary table with one row per
+        pattern and transport, and says everything arrived.
+        """
+
+        async def check() -> None:
+            out = await self._check(["-m", "txzmq.demo"], "OK: all 12 runs complete")
+            table = out[out.index("summary:") :]
+            for pattern, _ in demo.PATTERNS:
+                for transport in ("tcp", "ipc"):
+                    self.assertRegex(
+                        table, rf"{pattern}\s+{transport}\s+\d+\s+\d+\s+\d+.*ok"
+                    )
+
+        return ensureDeferred(check())
+
+    def test_demoBadArgument(self) -> Deferred[None]:
+        """A bad command-line argument makes the demo exit with status 2."""
+
+        async def check() -> None:
+            status, out, err = await runPython(
+                self.reactor, "-m", "txzmq.demo", "--transports", "x"
+            )
+            self.assertEqual(status, 2)
+            self.assertIn("unknown transport", err)
+
+        return ensureDeferred(check())
+
+
+class DemoInProcessTests(unittest.TestCase):
+    """
+    L{demo.main} on trial's own reactor: every pattern over every transport.
+    """
+
+    def setUp(self) -> None:
+        from twisted.internet import reactor
+
+        self.reactor = reactor
+
+    def test_allTransports(self) -> Deferred[None]:
+        """
+        main() fires with None when every message arrived, after printing a
+        line per run and the summary table.
+        """
+        out = io.StringIO()
+        d = demo.main(
+            self.reactor, "--count", "3", "--transports", "tcp,ipc,inproc", out=out
+        )
+
+        def check(result: None) -> None:
+            text = out.getvalue()
+            self.assertIn("OK: all 18 runs complete", text)
+            self.assertEqual(text.count("[ok]"), 18)
+            self.assertNotIn("FAILED", text)
+
+        return d.addCallback(check)
+
+    def test_lostMessagesFail(self) -> None:
+        """
+        When a run loses messages, main() fails with SystemExit(1) and the
+        table says which run failed.
+        """
+        out = io.StringIO()
+
+        async def broken(run: demo._Run) -> str:
+            run.sent(2)
+            run.result.expected = 2
+            run.received(1)
+            return "one message lost on purpose"
+
+        self.patch(demo, "PATTERNS", [("broken", broken)])
+        failure = self.failureResultOf(
+            demo.main(self.reactor, "--transports", "inproc", out=out), SystemExit
+        )
+        self.assertEqual(failure.value.args, (1,))
+        text = out.getvalue()
+        self.assertIn("FAILED: 1 of 1 runs lost messages", text)
+        self.assertRegex(text, r"broken\s+inproc\s+2\s+2\s+1 .*FAILED: messages lost")
+
+    def test_scenarioErrorIsReported(self) -> None:
+        """An exception in a scenario is a failed run, not a crash."""
+        out = io.StringIO()
+
+        async def crashing(run: demo._Run) -> str:
+            raise RuntimeError("boom")
+
+        self.patch(demo, "PATTERNS", [("crashing", crashing)])
+        d = demo.main(self.reactor, "--transports", "inproc", out=out)
+        self.failureResultOf(d, SystemExit)
+        self.assertIn("FAILED: RuntimeError: boom", out.getvalue())
+
+    def test_arguments(self) -> None:
+        """The command line is checked; bad values exit with status 2."""
+        options = demo.parseArguments(["--count", "2", "--transports", "ipc,inproc"])
+        self.assertEqual(options.count, 2)
+        self.assertEqual(options.transports, ["ipc", "inproc"])
+        self.assertIsNone(options.reactor)
+        self.patch(sys, "stderr", io.StringIO())  # argparse's usage message
+        for bad in (
+            ["--count", "0"],
+            ["--transports", ","],
+            ["--transports", "tcp,udp"],
+        ):
+            e = self.assertRaises(SystemExit, demo.parseArguments, bad)
+            self.assertEqual(e.code, 2)
+        demo._installReactor([])  # without --reactor, nothing is installed
+
+    def test_formatTable(self) -> None:
+        """The table has a header, a rule and one line per result."""
+        results = [
+            demo.Result("pair", "tcp", sent=4, expected=4, received=4, seconds=0.0123),
+            demo.Result(
+                "pair", "ipc", sent=4, expected=4, received=3, problems=["late"]
+            ),
+        ]
+        lines = demo.formatTable(results)
+        self.assertEqual(len(lines), 4)
+        self.assertTrue(lines[0].startswith("pattern"))
+        self.assertEqual(set(lines[1]), {"-"})
+        self.assertRegex(lines[2], r"^pair\s+tcp\s+4\s+4\s+4\s+12\.3ms\s+ok$")
+        self.assertTrue(lines[3].endswith("FAILED: late"))
