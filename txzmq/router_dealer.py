@@ -27,6 +27,10 @@ class ZmqBase(ZmqConnection):
 
     def sendMultipart(self, parts: list[Frame]) -> None:
         """Send a multipart message, one frame per item of C{parts}."""
+        if not isinstance(parts, (list, tuple)):
+            raise TypeError(
+                f"parts must be a list of bytes, not {type(parts).__name__}"
+            )
         self.send(parts)
 
     def messageReceived(self, message: list[bytes]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import zmq
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
+from twisted.trial.unittest import SynchronousTestCase as TestCase
 
 from txzmq import ZmqConnection, ZmqEndpoint, ZmqEndpointType
 
@@ -28,9 +30,13 @@ def inprocAddress() -> str:
     return f"inproc://txzmq-test-{os.getpid()}-{next(_counter)}"
 
 
-def ipcAddress() -> str:
-    """A fresh ipc address in a private temporary directory."""
+def ipcAddress(case: TestCase) -> str:
+    """
+    A fresh ipc address in a private temporary directory, removed when
+    C{case} is cleaned up.
+    """
     directory = tempfile.mkdtemp(prefix="txzmq-")
+    case.addCleanup(shutil.rmtree, directory, True)
     return f"ipc://{directory}/{next(_counter)}.sock"
 
 
