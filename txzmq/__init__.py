@@ -7,10 +7,12 @@ factory's reactor.  The API is that of txZMQ 1.0, extended.
 """
 
 from txzmq._version import __version__
+from txzmq.codec import Codec, JsonCodec, jsonCodec
 from txzmq.connection import ZmqConnection, ZmqEndpoint, ZmqEndpointType
 from txzmq.errors import (
     ZmqConnectionClosedError,
     ZmqEndpointError,
+    ZmqQueueFullError,
     ZmqRequestTimeoutError,
     ZmqUnknownRequestError,
     ZmqWouldBlockError,
@@ -48,7 +50,11 @@ __all__ = [
     "ZmqXSubConnection",
     "ZmqConnectionClosedError",
     "ZmqEndpointError",
+    "ZmqQueueFullError",
     "ZmqUnknownRequestError",
     "ZmqWouldBlockError",
+    "Codec",
+    "JsonCodec",
+    "jsonCodec",
     "__version__",
 ]

@@ -34,6 +34,11 @@ def positiveInt(name: str, value: object) -> int:
     return value
 
 
+def optionalPositiveInt(name: str, value: object) -> int | None:
+    """Accept None or an int >= 1."""
+    return None if value is None else positiveInt(name, value)
+
+
 def anyInt(name: str, value: object) -> int:
     """Accept any int (libzmq uses -1 for "system default")."""
     if isinstance(value, bool) or not isinstance(value, int):

@@ -61,6 +61,10 @@ class RequestTable(Generic[_Entry]):
             raise ValueError(f"request id {requestId!r} is already pending")
         self._pending[requestId] = entry
 
+    def get(self, requestId: bytes) -> _Entry | None:
+        """The entry for C{requestId}, left in place, or L{None}."""
+        return self._pending.get(requestId)
+
     def complete(self, requestId: bytes) -> _Entry | None:
         """
         Remove and return the entry for C{requestId}, or L{None} when no

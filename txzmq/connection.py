@@ -10,18 +10,30 @@ C{EVENTS} shows no C{POLLIN}, and after every send it schedules one more
 pass on the next reactor turn.  Reading is bounded per pass
 (C{readBatchSize}); what is left is read on the next turn, so a flood on
 one socket never starves timers or other connections.
+
+Flow control sits on the same passes.  Messages libzmq cannot take yet
+(the socket is at its high-water mark) wait in a bounded outgoing queue
+that each pass flushes first; a pass that leaves it non-empty has read
+C{EVENTS} last, so the FD signals when C{POLLOUT} comes back.  Reading
+stops while the connection is paused as a producer or its receive
+buffer is full; passes then still read C{EVENTS}, which re-arms the FD.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, cast
 
 import zmq
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import (
+    IConsumer,
     IDelayedCall,
     IFileDescriptor,
     ILoggingContext,
+    IProducer,
+    IPullProducer,
+    IPushProducer,
     IReactorFDSet,
     IReadDescriptor,
 )
@@ -29,7 +41,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from txzmq._framing import toFrames
+from txzmq._framing import Frame, checkFrame, framesFromParts, toFrames
 from txzmq._options import (
     SOCKET_OPTIONS,
     SocketOption,
@@ -38,6 +50,8 @@ from txzmq._options import (
     positiveInt,
     socketOptionCalls,
 )
+from txzmq._queues import Outgoing, ReceiveBuffer, SendQueue
+from txzmq.codec import Codec, checkCodec
 from txzmq.errors import (
     ZmqConnectionClosedError,
     ZmqEndpointError,
@@ -96,7 +110,9 @@ def _checkEndpoint(endpoint: object) -> ZmqEndpoint:
     return ZmqEndpoint(kind, address)
 
 
-@implementer(IReadDescriptor, IFileDescriptor, ILoggingContext)
+@implementer(
+    IReadDescriptor, IFileDescriptor, ILoggingContext, IConsumer, IPushProducer
+)
 class ZmqConnection:
     """
     A ZeroMQ socket whose events are delivered by the reactor.
@@ -121,6 +137,18 @@ class ZmqConnection:
       - C{reconnectInterval}, C{reconnectIntervalMax}: milliseconds.
       - C{readBatchSize}: most messages delivered per reactor turn before
         yielding to other events (default 256).
+      - C{maxQueuedMessages}, C{maxQueuedBytes}: bounds of the outgoing
+        queue of L{sendDeferred} (default 1000 messages, 64 MiB).
+      - C{receiveBufferSize}: received messages kept for L{receive}
+        before reading pauses (default 1000).
+      - C{codec}: a L{txzmq.Codec} (such as L{txzmq.jsonCodec}) that the
+        pattern methods apply to payload frames (default None: bytes).
+
+    Flow control: L{sendDeferred} waits at the high-water mark instead of
+    raising; a connection is an C{IConsumer} (L{registerProducer},
+    L{write}) and an C{IPushProducer} (L{pauseProducing} stops reading).
+    Callbacks that a subclass does not override keep their messages for
+    L{receive} and C{async for}.
 
     @ivar factory: the L{ZmqFactory} that owns the ZeroMQ context.
     @ivar socket: the C{zmq.Socket}.
@@ -144,9 +172,19 @@ class ZmqConnection:
     reconnectInterval: int = 100
     reconnectIntervalMax: int = 0
     readBatchSize: int = 256
+    maxQueuedMessages: int = 1000
+    maxQueuedBytes: int = 64 * 1024 * 1024
+    receiveBufferSize: int = 1000
+    codec: Codec | None = None
 
     _socketOptions: ClassVar[Mapping[str, SocketOption]] = SOCKET_OPTIONS
-    _extraSettings: ClassVar[Mapping[str, Validator]] = {"readBatchSize": positiveInt}
+    _extraSettings: ClassVar[Mapping[str, Validator]] = {
+        "readBatchSize": positiveInt,
+        "maxQueuedMessages": positiveInt,
+        "maxQueuedBytes": positiveInt,
+        "receiveBufferSize": positiveInt,
+        "codec": checkCodec,
+    }
     _canReceive: ClassVar[bool] = True
 
     _log = Logger()
@@ -208,6 +246,14 @@ class ZmqConnection:
         self._reactor: Any = reactor
         self._closed = False
         self._pass: IDelayedCall | None = None
+        self._queue = SendQueue(self.maxQueuedMessages, self.maxQueuedBytes)
+        self._buffer: ReceiveBuffer[Any] = ReceiveBuffer(self.receiveBufferSize)
+        self._paused = False
+        self._reading = self._canReceive
+        self._producer: IProducer | None = None
+        self._streaming = False
+        self._producerPaused = False
+        self._pullCall: IDelayedCall | None = None
 
         self.socket: zmq.Socket[bytes] = factory.context.socket(self.socketType)
         try:
@@ -258,6 +304,10 @@ class ZmqConnection:
         values = checkSettings(self._allowedSettings(), settings)
         self._applySocketOptions(values, explicit=True)
         self.__dict__.update(values)
+        self._queue.maxMessages = self.maxQueuedMessages
+        self._queue.maxBytes = self.maxQueuedBytes
+        self._buffer.bound = self.receiveBufferSize
+        self._updateReading()
 
     def addEndpoints(self, endpoints: Iterable[ZmqEndpoint]) -> None:
         """
@@ -308,10 +358,28 @@ class ZmqConnection:
         if self._pass is not None:
             self._pass.cancel()
             self._pass = None
+        if self._pullCall is not None:
+            self._pullCall.cancel()
+            self._pullCall = None
         self._reactor.removeReader(self)
         self._closed = True
+        self._reading = False
         self.factory.connections.discard(self)
         self.socket.close()
+        for entry in self._queue.drain():
+            entry.deferred.errback(
+                ZmqConnectionClosedError(
+                    "the connection was shut down before the message could be sent"
+                )
+            )
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.stopProducing()
+        self._buffer.close(
+            lambda: ZmqConnectionClosedError(
+                f"{type(self).__name__} has been shut down"
+            )
+        )
 
     @property
     def closed(self) -> bool:
@@ -366,17 +434,24 @@ class ZmqConnection:
 
     def _doPass(self) -> None:
         """
-        Deliver up to C{readBatchSize} messages, then leave the socket in a
-        state where the FD will signal again: either C{EVENTS} showed no
-        C{POLLIN}, or another pass is scheduled.
+        Flush the outgoing queue, deliver up to C{readBatchSize} messages,
+        then leave the socket in a state where the FD will signal again:
+        C{EVENTS} was read last and showed nothing left to do, or another
+        pass is scheduled.
         """
         if self._closed:
             return
-        socket = self.socket
-        if not self._canReceive:
+        if self._queue:
+            self._flush()
+            if self._closed:
+                return
+        if not self._reading:
             # Processes libzmq's pending commands and re-arms the FD.
-            socket.get(zmq.EVENTS)
+            events = cast(int, self.socket.get(zmq.EVENTS))
+            if self._queue and events & zmq.POLLOUT:
+                self._schedulePass()
             return
+        socket = self.socket
         recv = socket.recv_multipart
         budget = self.readBatchSize
         while True:
@@ -386,7 +461,10 @@ class ZmqConnection:
             try:
                 message = recv(zmq.NOBLOCK)
             except zmq.Again:
-                if cast(int, socket.get(zmq.EVENTS)) & zmq.POLLIN:
+                events = cast(int, socket.get(zmq.EVENTS))
+                if self._queue and events & zmq.POLLOUT:
+                    self._schedulePass()
+                if events & zmq.POLLIN and self._reading:
                     continue
                 return
             except zmq.ZMQError as e:
@@ -405,10 +483,56 @@ class ZmqConnection:
                     "Unhandled error delivering a message to {connection!r}",
                     connection=self,
                 )
-            if self._closed:
+            if not self._reading:
+                if not self._closed:
+                    # Paused from a callback: the FD must still be re-armed.
+                    self._schedulePass()
                 return
 
-    # Sending and receiving
+    def _flush(self) -> None:
+        """
+        Hand queued messages to libzmq until it refuses one.  When it
+        does, C{EVENTS} is read last: if it shows room already (the edge
+        came between the refusal and the read), try once more, and past
+        that let the next pass try.
+        """
+        queue = self._queue
+        socket = self.socket
+        retried = False
+        while queue:
+            entry = queue.first()
+            try:
+                sent = self._sendNow(entry.frames)
+            except zmq.ZMQError as e:
+                queue.popFirst()
+                entry.deferred.errback(e)
+                continue
+            if sent:
+                queue.popFirst()
+                entry.deferred.callback(None)
+                if self._closed:
+                    return
+                continue
+            if not cast(int, socket.get(zmq.EVENTS)) & zmq.POLLOUT:
+                return
+            if retried:
+                self._schedulePass()
+                return
+            retried = True
+        self._queueDrained()
+
+    # Sending
+
+    def _sendNow(self, frames: Sequence[Frame]) -> bool:
+        """Give a whole message to libzmq; return False if it has no room."""
+        try:
+            if len(frames) == 1:
+                self.socket.send(frames[0], zmq.NOBLOCK)
+            else:
+                self.socket.send_multipart(frames, zmq.NOBLOCK)
+        except zmq.Again:
+            return False
+        return True
 
     def send(self, message: Any) -> None:
         """
@@ -421,33 +545,291 @@ class ZmqConnection:
         @raise ValueError: for an empty list.
         @raise ZmqWouldBlockError: (a C{zmq.Again}) when libzmq cannot take
             the message now: the high-water mark is reached or there is no
-            peer.  Nothing was sent.
+            peer; or messages queued by L{sendDeferred} are still waiting
+            (sending now would overtake them).  Nothing was sent.
         @raise ZmqConnectionClosedError: after L{shutdown}.
         """
         self._checkOpen()
         frames = toFrames(message)
-        try:
-            if len(frames) == 1:
-                self.socket.send(frames[0], zmq.NOBLOCK)
-            else:
-                self.socket.send_multipart(frames, zmq.NOBLOCK)
-        except zmq.Again:
+        if self._queue:
+            raise ZmqWouldBlockError(
+                f"{type(self).__name__} cannot send now: {len(self._queue)} "
+                "messages queued by sendDeferred() are waiting; use "
+                "sendDeferred() to send after them"
+            )
+        if not self._sendNow(frames):
             raise ZmqWouldBlockError(
                 f"{type(self).__name__} cannot send now: the high-water mark "
-                "is reached or no peer is connected; nothing was sent"
-            ) from None
+                "is reached or no peer is connected; nothing was sent (use "
+                "sendDeferred() to wait for room)"
+            )
         if self._canReceive:
             # The send may have consumed the edge that announced incoming
             # messages: look again on the next turn.
             self._schedulePass()
+
+    def sendDeferred(self, message: Any) -> Deferred[None]:
+        """
+        Send a message, waiting for room if the socket is at its
+        high-water mark.
+
+        Messages that cannot be sent at once wait in an outgoing queue, in
+        order, and go out as soon as libzmq has room.  Cancelling the
+        Deferred of a waiting message takes it out of the queue.
+
+        @param message: as for L{send}: bytes or a list of bytes.
+        @return: a Deferred that fires with None once libzmq has taken the
+            whole message; it fails with L{ZmqConnectionClosedError} if
+            the connection is shut down first.
+        @raise ZmqQueueFullError: when the queue is at C{maxQueuedMessages}
+            or C{maxQueuedBytes}; nothing was queued.
+        """
+        self._checkOpen()
+        frames = toFrames(message)
+        if not self._queue and self._sendNow(frames):
+            if self._canReceive:
+                self._schedulePass()
+            return succeed(None)
+        return self._enqueue(frames).deferred
+
+    def _enqueue(self, frames: list[Frame]) -> Outgoing:
+        entry = self._queue.add(frames)
+        entry.deferred = Deferred(lambda d: self._cancelQueued(entry))
+        # A pass flushes what it can and re-arms the FD for POLLOUT.
+        self._schedulePass()
+        producer = self._producer
+        if self._streaming and not self._producerPaused and producer is not None:
+            self._producerPaused = True
+            cast(IPushProducer, producer).pauseProducing()
+        return entry
+
+    def _cancelQueued(self, entry: Outgoing) -> None:
+        if self._queue.remove(entry) and not self._queue:
+            self._queueDrained()
+
+    @property
+    def queuedMessages(self) -> int:
+        """Messages waiting in the outgoing queue."""
+        return len(self._queue)
+
+    @property
+    def queuedBytes(self) -> int:
+        """Bytes of the messages waiting in the outgoing queue."""
+        return self._queue.bytes
+
+    # Codec support for the pattern classes
+
+    def _encodeParts(self, parts: Sequence[Any]) -> list[Frame]:
+        """
+        Payload frames for C{parts}: checked bytes, or values encoded with
+        the codec.
+        """
+        codec = self.codec
+        if codec is None:
+            return framesFromParts(parts)
+        return [checkFrame(codec.encode(part), "encoded value") for part in parts]
+
+    def _encodeMessage(self, message: Any) -> Any:
+        """
+        What C{send()} takes for a one-value message: C{message} itself
+        without a codec (bytes or a list of frames), else one encoded
+        frame.
+        """
+        codec = self.codec
+        if codec is None:
+            return message
+        return checkFrame(codec.encode(message), "encoded value")
+
+    def _decodeParts(self, frames: Sequence[bytes]) -> list[Any] | None:
+        """
+        The values of received payload frames, or None (logged) when the
+        codec cannot decode one: the caller drops the message.
+        """
+        codec = self.codec
+        if codec is None:
+            return list(frames)
+        try:
+            return [codec.decode(frame) for frame in frames]
+        except Exception as e:
+            self._log.warn(
+                "Dropping a message on {connection!r} that {codec!r} cannot "
+                "decode: {error}",
+                connection=self,
+                codec=codec,
+                error=repr(e),
+            )
+            return None
+
+    # IConsumer
+
+    def registerProducer(self, producer: IProducer, streaming: bool) -> None:
+        """
+        Let C{producer} write messages to this connection with L{write}.
+
+        A streaming producer (C{IPushProducer}) is paused while messages
+        wait in the outgoing queue and resumed when it is empty; a pull
+        producer (C{IPullProducer}) is asked for a message, on a later
+        reactor turn, whenever the queue is empty.
+
+        @raise RuntimeError: when a producer is already registered.
+        """
+        self._checkOpen()
+        if self._producer is not None:
+            raise RuntimeError(
+                f"{type(self).__name__} already has a producer "
+                f"({self._producer!r}); unregister it first"
+            )
+        self._producer = producer
+        self._streaming = bool(streaming)
+        self._producerPaused = False
+        if self._streaming:
+            if self._queue:
+                self._producerPaused = True
+                cast(IPushProducer, producer).pauseProducing()
+        else:
+            self._askPullProducer()
+
+    def unregisterProducer(self) -> None:
+        """Forget the registered producer."""
+        self._producer = None
+        self._producerPaused = False
+        if self._pullCall is not None:
+            self._pullCall.cancel()
+            self._pullCall = None
+
+    def write(self, data: Any) -> None:
+        """
+        Send a message (bytes or a list of frames) for a registered
+        producer: as L{sendDeferred}, without the Deferred.  A queued
+        message that cannot be sent is logged.
+
+        @raise ZmqQueueFullError: when the outgoing queue is at its bound
+            (the producer did not pause).
+        """
+        d = self.sendDeferred(data)
+        if not d.called:
+            d.addErrback(self._writeFailed)
+        if not self._streaming and self._producer is not None:
+            self._askPullProducer()
+
+    def _writeFailed(self, failure: Failure) -> None:
+        if not failure.check(ZmqConnectionClosedError):
+            self._log.failure(
+                "A message written to {connection!r} was not sent",
+                failure,
+                connection=self,
+            )
+
+    def _askPullProducer(self) -> None:
+        if self._pullCall is None and not self._queue:
+            self._pullCall = self._reactor.callLater(0, self._pullMore)
+
+    def _pullMore(self) -> None:
+        self._pullCall = None
+        producer = self._producer
+        if producer is not None and not self._streaming and not self._queue:
+            cast(IPullProducer, producer).resumeProducing()
+
+    def _queueDrained(self) -> None:
+        """The outgoing queue became empty: let the producer go on."""
+        producer = self._producer
+        if producer is None:
+            return
+        if not self._streaming:
+            self._askPullProducer()
+        elif self._producerPaused:
+            self._producerPaused = False
+            cast(IPushProducer, producer).resumeProducing()
+
+    # IPushProducer: reading
+
+    def pauseProducing(self) -> None:
+        """
+        Stop reading from the socket.  Messages then pile up in libzmq up
+        to the receive high-water mark, and past it the peers are pushed
+        back (or, for PUB peers, drop messages).
+        """
+        self._paused = True
+        self._updateReading()
+
+    def resumeProducing(self) -> None:
+        """Read again, starting with what arrived while paused."""
+        self._paused = False
+        self._updateReading()
+        self._schedulePass()
+
+    def stopProducing(self) -> None:
+        """Shut the connection down."""
+        self.shutdown()
+
+    def _updateReading(self) -> None:
+        reading = (
+            self._canReceive
+            and not self._closed
+            and not self._paused
+            and not self._buffer.full
+        )
+        if reading and not self._reading:
+            self._schedulePass()
+        self._reading = reading
+
+    # Receiving
 
     def messageReceived(self, message: list[bytes]) -> None:
         """
         Called with each complete message (a list of frames).
 
         Pattern classes override it to decode the message and call their
-        own callback (C{gotMessage}, C{onPull}...).
+        own callback (C{gotMessage}, C{onPull}...).  Not overridden, it
+        keeps the message for L{receive}.
         """
-        raise NotImplementedError(
-            f"{type(self).__name__} must override messageReceived()"
-        )
+        self._keep(message)
+
+    def _keep(self, item: Any) -> None:
+        """Keep a message for L{receive}; pause reading when full."""
+        self._buffer.put(item)
+        if self._buffer.full:
+            self._updateReading()
+
+    def receive(self) -> Deferred[Any]:
+        """
+        Take the next message received, pull-style.
+
+        Messages are kept for C{receive()} when the pattern's callback
+        (C{onPull}, C{gotMessage}, C{messageReceived}) is not overridden;
+        the Deferred fires with what the callback would have been given:
+        its one argument, or a tuple of its arguments.  Up to
+        C{receiveBufferSize} messages are kept; then reading pauses until
+        some are taken.  Cancelling the Deferred takes no message.
+
+        @return: a Deferred firing with the next message; after
+            L{shutdown}, with the messages still kept, then failing with
+            L{ZmqConnectionClosedError}.
+        @raise TypeError: for a connection that cannot receive (PUSH, PUB).
+        """
+        if not self._canReceive:
+            raise TypeError(
+                f"{type(self).__name__} only sends; it has nothing to receive"
+            )
+        d = self._buffer.get()
+        if not self._reading:
+            self._updateReading()
+        return d
+
+    def __aiter__(self) -> ZmqConnection:
+        """
+        Iterate over received messages with C{async for}, in coroutines
+        run by C{Deferred.fromCoroutine}; the iteration ends when the
+        connection is shut down.
+        """
+        if not self._canReceive:
+            raise TypeError(
+                f"{type(self).__name__} only sends; it has nothing to receive"
+            )
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self.receive()
+        except ZmqConnectionClosedError:
+            raise StopAsyncIteration from None

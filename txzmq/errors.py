@@ -13,6 +13,7 @@ import zmq
 __all__ = [
     "ZmqConnectionClosedError",
     "ZmqEndpointError",
+    "ZmqQueueFullError",
     "ZmqRequestTimeoutError",
     "ZmqUnknownRequestError",
     "ZmqWouldBlockError",
@@ -42,6 +43,14 @@ class ZmqWouldBlockError(zmq.Again):
     def __init__(self, message: str) -> None:
         super().__init__()
         self.strerror = message
+
+
+class ZmqQueueFullError(BufferError):
+    """
+    The outgoing queue of a connection is at its bound
+    (C{maxQueuedMessages} or C{maxQueuedBytes}): the message was not
+    queued.  Wait for earlier sends to complete, or raise the bound.
+    """
 
 
 class ZmqEndpointError(zmq.ZMQError, ValueError):

@@ -14,9 +14,10 @@ that is ZeroMQ's design, not an error.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import zmq
+from twisted.internet.defer import Deferred
 
 from txzmq._framing import (
     MalformedMessage,
@@ -63,24 +64,41 @@ class ZmqPubConnection(ZmqConnection):
     _extraSettings: ClassVar[Mapping[str, Validator]] = _TOPIC_SETTINGS
     _canReceive: ClassVar[bool] = False
 
-    def publish(self, message: bytes | str, tag: bytes | str = b"") -> None:
+    def publish(self, message: Any, tag: bytes | str = b"") -> None:
         """
         Publish C{message} under C{tag}.
 
-        Text (C{str}) is encoded as UTF-8, as txZMQ 1.0 accepted it.
-        Subscribers whose subscription is a prefix of C{tag} receive it.
+        Text (C{str}) is encoded as UTF-8, as txZMQ 1.0 accepted it; with
+        a C{codec}, C{message} is any value it encodes.  Subscribers whose
+        subscription is a prefix of C{tag} receive it.
 
         @raise ValueError: when C{tag} contains C{topicSep}.
         @raise ZmqWouldBlockError: never for PUB in practice: a PUB socket
             drops messages for slow subscribers instead.
         """
+        self.send(self._topicFrame(message, tag))
+
+    def publishDeferred(self, message: Any, tag: bytes | str = b"") -> Deferred[None]:
+        """
+        Publish like L{publish}, through the outgoing queue: see
+        C{sendDeferred}.  A PUB socket never blocks (it drops messages for
+        subscribers at their high-water mark), so this matters for XPUB
+        sockets with C{ZMQ_XPUB_NODROP} set.
+        """
+        return self.sendDeferred(self._topicFrame(message, tag))
+
+    def _topicFrame(self, message: Any, tag: bytes | str) -> bytes:
         tagBytes = encodeText(tag, "tag")
         if self.topicSep in tagBytes:
             raise ValueError(
                 f"tag {tagBytes!r} contains the topic separator {self.topicSep!r}; "
                 "subscribers would split the message at the wrong place"
             )
-        self.send(encodeTopic(encodeText(message, "message"), tagBytes, self.topicSep))
+        codec = self.codec
+        body = (
+            encodeText(message, "message") if codec is None else codec.encode(message)
+        )
+        return encodeTopic(body, tagBytes, self.topicSep)
 
 
 class _TopicReceiver(ZmqConnection):
@@ -102,14 +120,20 @@ class _TopicReceiver(ZmqConnection):
                 reason=str(e),
             )
             return
-        self.gotMessage(body, tag)
+        if self.codec is None:
+            self.gotMessage(body, tag)
+            return
+        values = self._decodeParts([body])
+        if values is not None:
+            self.gotMessage(values[0], tag)
 
-    def gotMessage(self, message: bytes, tag: bytes) -> None:
+    def gotMessage(self, message: Any, tag: bytes) -> None:
         """
-        Called with each message received and the tag it was published
-        with.  Override it.
+        Called with each message received (with a C{codec}: its decoded
+        value) and the tag it was published with.  Override it; if you
+        don't, C{(message, tag)} pairs are kept for C{receive()}.
         """
-        raise NotImplementedError(f"{type(self).__name__} must override gotMessage()")
+        self._keep((message, tag))
 
 
 class ZmqSubConnection(_TopicReceiver):
@@ -193,5 +217,7 @@ class ZmqXPubConnection(ZmqPubConnection):
     def gotSubscription(self, tag: bytes, subscribed: bool) -> None:
         """
         Called when a subscriber subscribes to (C{subscribed} true) or
-        unsubscribes from C{tag}.  Does nothing unless overridden.
+        unsubscribes from C{tag}.  Override it; if you don't, the
+        C{(tag, subscribed)} pairs are kept for C{receive()}.
         """
+        self._keep((tag, subscribed))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import zmq
+from twisted.internet.defer import Deferred
 
 from txzmq.connection import ZmqConnection
 
@@ -27,26 +28,41 @@ class ZmqPushConnection(ZmqConnection):
 
     def push(self, message: Any) -> None:
         """
-        Push a message: bytes, or a list of bytes for a multipart
-        message.  See L{ZmqConnection.send}.
+        Push a message now: bytes, or a list of bytes for a multipart
+        message; with a C{codec}, any value it encodes (one frame).  See
+        L{ZmqConnection.send}.
         """
-        self.send(message)
+        self.send(self._encodeMessage(message))
+
+    def pushDeferred(self, message: Any) -> Deferred[None]:
+        """
+        Push a message, waiting for room at the high-water mark.  See
+        L{push} and L{ZmqConnection.sendDeferred}.
+        """
+        return self.sendDeferred(self._encodeMessage(message))
 
 
 class ZmqPullConnection(ZmqConnection):
     """
-    Pull messages pushed by PUSH peers.  Override L{onPull}.
+    Pull messages pushed by PUSH peers.  Override L{onPull}, or take
+    messages with C{receive()} / C{async for}.
     """
 
     socketType: ClassVar[int | None] = zmq.PULL
 
     def messageReceived(self, message: list[bytes]) -> None:
-        """Pass the message on to L{onPull}."""
-        self.onPull(message)
+        """Decode the message and pass it on to L{onPull}."""
+        if self.codec is None:
+            self.onPull(message)
+            return
+        values = self._decodeParts(message)
+        if values is not None:
+            self.onPull(values)
 
-    def onPull(self, message: list[bytes]) -> None:
+    def onPull(self, message: list[Any]) -> None:
         """
-        Called with each message pulled, as a list of frames.  Override
-        it.
+        Called with each message pulled, as a list of frames (with a
+        C{codec}: of decoded values).  Override it; if you don't, messages
+        are kept for C{receive()}.
         """
-        raise NotImplementedError(f"{type(self).__name__} must override onPull()")
+        self._keep(message)

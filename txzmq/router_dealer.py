@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import zmq
 
-from txzmq._framing import Frame, checkFrame, framesFromParts
+from txzmq._framing import Frame, checkFrame
 from txzmq.connection import ZmqConnection
 
 __all__ = ["ZmqBase", "ZmqDealerConnection", "ZmqRouterConnection"]
@@ -21,25 +21,39 @@ class ZmqBase(ZmqConnection):
     L{gotMessage} called with the frames received.
     """
 
-    def sendMsg(self, message: Frame) -> None:
-        """Send a one-frame message."""
-        self.send([checkFrame(message, "message")])
+    _routingFrames: ClassVar[int] = 0
+    """Leading frames of received messages that the codec leaves alone."""
 
-    def sendMultipart(self, parts: list[Frame]) -> None:
+    def sendMsg(self, message: Any) -> None:
+        """Send a one-frame message (with a C{codec}: one value)."""
+        self.send(self._encodeParts([message]))
+
+    def sendMultipart(self, parts: list[Any]) -> None:
         """Send a multipart message, one frame per item of C{parts}."""
-        if not isinstance(parts, (list, tuple)):
-            raise TypeError(
-                f"parts must be a list of bytes, not {type(parts).__name__}"
-            )
-        self.send(parts)
+        self.send(self._encodeParts(_checkParts(parts)))
 
     def messageReceived(self, message: list[bytes]) -> None:
-        """Call L{gotMessage} with the frames of the message."""
-        self.gotMessage(*message)
+        """Decode the payload frames and call L{gotMessage} with them."""
+        if self.codec is None:
+            self.gotMessage(*message)
+            return
+        split = self._routingFrames
+        values = self._decodeParts(message[split:])
+        if values is not None:
+            self.gotMessage(*message[:split], *values)
 
     def gotMessage(self, *args: Any) -> None:
-        """Called with the frames of each message received.  Override it."""
-        raise NotImplementedError(f"{type(self).__name__} must override gotMessage()")
+        """
+        Called with the frames of each message received.  Override it; if
+        you don't, the tuples of frames are kept for C{receive()}.
+        """
+        self._keep(args)
+
+
+def _checkParts(parts: object) -> list[Any]:
+    if not isinstance(parts, (list, tuple)):
+        raise TypeError(f"parts must be a list of bytes, not {type(parts).__name__}")
+    return list(parts)
 
 
 class ZmqDealerConnection(ZmqBase):
@@ -62,21 +76,14 @@ class ZmqRouterConnection(ZmqBase):
     """
 
     socketType: ClassVar[int | None] = zmq.ROUTER
+    _routingFrames: ClassVar[int] = 1
 
-    def sendMsg(self, recipientId: bytes, message: Frame) -> None:  # type: ignore[override]
+    def sendMsg(self, recipientId: bytes, message: Any) -> None:  # type: ignore[override]
         """Send a one-frame message to the peer C{recipientId}."""
-        self.send(
-            [checkFrame(recipientId, "recipientId"), checkFrame(message, "message")]
-        )
+        self.sendMultipart(recipientId, [message])
 
-    def sendMultipart(self, recipientId: bytes, parts: list[Frame]) -> None:  # type: ignore[override]
+    def sendMultipart(self, recipientId: bytes, parts: list[Any]) -> None:  # type: ignore[override]
         """Send a multipart message to the peer C{recipientId}."""
-        if not isinstance(parts, (list, tuple)):
-            raise TypeError(
-                f"parts must be a list of bytes, not {type(parts).__name__}"
-            )
-        self.send([checkFrame(recipientId, "recipientId"), *framesFromParts(parts)])
-
-    def messageReceived(self, message: list[bytes]) -> None:
-        """Call L{gotMessage} with the sender's identity and the frames."""
-        self.gotMessage(message[0], *message[1:])
+        frames: list[Frame] = [checkFrame(recipientId, "recipientId")]
+        frames.extend(self._encodeParts(_checkParts(parts)))
+        self.send(frames)
