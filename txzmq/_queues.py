@@ -10,7 +10,7 @@ C{receive()} Deferreds waiting for a message.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 from twisted.internet.defer import Deferred, fail, succeed
@@ -42,26 +42,18 @@ class Outgoing:
         self.deferred: Deferred[None] = Deferred()
 
 
-class SendQueue:
+class SendQueue(deque[Outgoing]):
     """
     A FIFO of L{Outgoing} messages bounded by a number of messages and a
-    number of bytes.
+    number of bytes.  (A deque, so that the hot "is anything queued?"
+    test costs no Python call.)
     """
 
     def __init__(self, maxMessages: int, maxBytes: int) -> None:
+        super().__init__()
         self.maxMessages = maxMessages
         self.maxBytes = maxBytes
         self.bytes = 0
-        self._entries: deque[Outgoing] = deque()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __bool__(self) -> bool:
-        return bool(self._entries)
-
-    def __iter__(self) -> Iterator[Outgoing]:
-        return iter(self._entries)
 
     def add(self, frames: list[Frame]) -> Outgoing:
         """
@@ -73,37 +65,37 @@ class SendQueue:
         @raise ZmqQueueFullError: when the queue is at either bound.
         """
         size = messageSize(frames)
-        if len(self._entries) >= self.maxMessages:
+        if len(self) >= self.maxMessages:
             raise ZmqQueueFullError(
-                f"the outgoing queue holds {len(self._entries)} messages "
+                f"the outgoing queue holds {len(self)} messages "
                 f"(maxQueuedMessages={self.maxMessages}); wait for earlier "
                 "sends to complete or raise the bound"
             )
-        if self._entries and self.bytes + size > self.maxBytes:
+        if self and self.bytes + size > self.maxBytes:
             raise ZmqQueueFullError(
                 f"the outgoing queue holds {self.bytes} bytes and the message "
                 f"has {size} (maxQueuedBytes={self.maxBytes}); wait for "
                 "earlier sends to complete or raise the bound"
             )
         entry = Outgoing(frames, size)
-        self._entries.append(entry)
+        self.append(entry)
         self.bytes += size
         return entry
 
     def first(self) -> Outgoing:
         """The oldest entry (the queue must not be empty)."""
-        return self._entries[0]
+        return self[0]
 
     def popFirst(self) -> Outgoing:
         """Remove and return the oldest entry."""
-        entry = self._entries.popleft()
+        entry = self.popleft()
         self.bytes -= entry.size
         return entry
 
-    def remove(self, entry: Outgoing) -> bool:
+    def discard(self, entry: Outgoing) -> bool:
         """Remove C{entry}; return whether it was still queued."""
         try:
-            self._entries.remove(entry)
+            self.remove(entry)
         except ValueError:
             return False
         self.bytes -= entry.size
@@ -111,8 +103,8 @@ class SendQueue:
 
     def drain(self) -> list[Outgoing]:
         """Remove and return every entry, oldest first."""
-        entries = list(self._entries)
-        self._entries.clear()
+        entries = list(self)
+        self.clear()
         self.bytes = 0
         return entries
 

@@ -5,9 +5,10 @@ The reactor watches the socket's C{ZMQ_FD}.  That descriptor is
 edge-triggered and shared by reads and writes: it signals that libzmq's
 state I{changed}, not that a message waits, and any operation on the
 socket (a send, a receive, reading C{ZMQ_EVENTS}) may consume the edge.
-So after every pass that touches the socket, the connection reads until
-C{EVENTS} shows no C{POLLIN}, and after every send it schedules one more
-pass on the next reactor turn.  Reading is bounded per pass
+So every pass reads until C{EVENTS} shows no C{POLLIN} (reading
+C{EVENTS} re-arms the descriptor), and every send outside a pass reads
+C{EVENTS} too and schedules a pass on the next reactor turn when a
+message waits.  Reading is bounded per pass
 (C{readBatchSize}); what is left is read on the next turn, so a flood on
 one socket never starves timers or other connections.
 
@@ -21,7 +22,7 @@ buffer is full; passes then still read C{EVENTS}, which re-arms the FD.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, cast
 
 import zmq
@@ -62,6 +63,14 @@ if TYPE_CHECKING:
     from txzmq.factory import ZmqFactory
 
 __all__ = ["ZmqConnection", "ZmqEndpoint", "ZmqEndpointType"]
+
+# Plain ints: pyzmq's flag enums cost a Python call per operation.
+_NOBLOCK = int(zmq.NOBLOCK)
+_MORE = int(zmq.SNDMORE)
+_NOBLOCK_MORE = _NOBLOCK | _MORE
+_EVENTS = int(zmq.EVENTS)
+_POLLIN = int(zmq.POLLIN)
+_POLLOUT = int(zmq.POLLOUT)
 
 
 class ZmqEndpointType:
@@ -246,6 +255,7 @@ class ZmqConnection:
         self._reactor: Any = reactor
         self._closed = False
         self._pass: IDelayedCall | None = None
+        self._inPass = False
         self._queue = SendQueue(self.maxQueuedMessages, self.maxQueuedBytes)
         self._buffer: ReceiveBuffer[Any] = ReceiveBuffer(self.receiveBufferSize)
         self._paused = False
@@ -441,6 +451,13 @@ class ZmqConnection:
         """
         if self._closed:
             return
+        self._inPass = True
+        try:
+            self._passBody()
+        finally:
+            self._inPass = False
+
+    def _passBody(self) -> None:
         if self._queue:
             self._flush()
             if self._closed:
@@ -452,19 +469,29 @@ class ZmqConnection:
                 self._schedulePass()
             return
         socket = self.socket
-        recv = socket.recv_multipart
+        # recv(copy=False) gives the "more" flag without a getsockopt call
+        # per message: the cheapest way through pyzmq for small messages.
+        recv = socket.recv
+        get = cast("Callable[[int], int]", socket.get)
+        deliver = self.messageReceived
         budget = self.readBatchSize
+        first = True
         while True:
             if budget <= 0:
                 self._schedulePass()
                 return
             try:
-                message = recv(zmq.NOBLOCK)
+                frame = recv(zmq.NOBLOCK, copy=False)
+                message = [frame.bytes]
+                while frame.more:
+                    # The rest of a multipart message is already here.
+                    frame = recv(copy=False)
+                    message.append(frame.bytes)
             except zmq.Again:
-                events = cast(int, socket.get(zmq.EVENTS))
-                if self._queue and events & zmq.POLLOUT:
+                events = get(_EVENTS)
+                if self._queue and events & _POLLOUT:
                     self._schedulePass()
-                if events & zmq.POLLIN and self._reading:
+                if events & _POLLIN:
                     continue
                 return
             except zmq.ZMQError as e:
@@ -477,7 +504,7 @@ class ZmqConnection:
                 return
             budget -= 1
             try:
-                self.messageReceived(message)
+                deliver(message)
             except Exception:
                 self._log.failure(
                     "Unhandled error delivering a message to {connection!r}",
@@ -488,6 +515,16 @@ class ZmqConnection:
                     # Paused from a callback: the FD must still be re-armed.
                     self._schedulePass()
                 return
+            if first:
+                # Most wake-ups bring one message: asking EVENTS is cheaper
+                # than the zmq.Again of an empty recv.  A flood goes on
+                # with plain recv calls.
+                first = False
+                events = get(_EVENTS)
+                if self._queue and events & _POLLOUT:
+                    self._schedulePass()
+                if not events & _POLLIN:
+                    return
 
     def _flush(self) -> None:
         """
@@ -525,13 +562,20 @@ class ZmqConnection:
 
     def _sendNow(self, frames: Sequence[Frame]) -> bool:
         """Give a whole message to libzmq; return False if it has no room."""
+        send = self.socket.send
         try:
             if len(frames) == 1:
-                self.socket.send(frames[0], zmq.NOBLOCK)
-            else:
-                self.socket.send_multipart(frames, zmq.NOBLOCK)
+                send(frames[0], _NOBLOCK)
+                return True
+            # libzmq takes a multipart message whole or not at all: only
+            # the first frame can meet the high-water mark.
+            send(frames[0], _NOBLOCK_MORE)
         except zmq.Again:
             return False
+        last = len(frames) - 1
+        for index in range(1, last):
+            send(frames[index], _MORE)
+        send(frames[last], 0)
         return True
 
     def send(self, message: Any) -> None:
@@ -563,10 +607,18 @@ class ZmqConnection:
                 "is reached or no peer is connected; nothing was sent (use "
                 "sendDeferred() to wait for room)"
             )
-        if self._canReceive:
-            # The send may have consumed the edge that announced incoming
-            # messages: look again on the next turn.
-            self._schedulePass()
+        self._afterSend()
+
+    def _afterSend(self) -> None:
+        """
+        A send may have consumed the edge that announced incoming
+        messages: read C{EVENTS} (which re-arms the FD) and schedule a pass
+        if there is something to read.  Within a pass nothing is needed:
+        the pass itself ends by reading C{EVENTS} or scheduling another.
+        """
+        if self._canReceive and not self._inPass:
+            if cast(int, self.socket.get(_EVENTS)) & _POLLIN:
+                self._schedulePass()
 
     def sendDeferred(self, message: Any) -> Deferred[None]:
         """
@@ -585,12 +637,18 @@ class ZmqConnection:
             or C{maxQueuedBytes}; nothing was queued.
         """
         self._checkOpen()
-        frames = toFrames(message)
+        entry = self._sendOrQueue(toFrames(message))
+        return succeed(None) if entry is None else entry.deferred
+
+    def _sendOrQueue(self, frames: list[Frame]) -> Outgoing | None:
+        """
+        Send checked frames now if nothing waits before them and libzmq
+        has room (return None), else queue them (return the entry).
+        """
         if not self._queue and self._sendNow(frames):
-            if self._canReceive:
-                self._schedulePass()
-            return succeed(None)
-        return self._enqueue(frames).deferred
+            self._afterSend()
+            return None
+        return self._enqueue(frames)
 
     def _enqueue(self, frames: list[Frame]) -> Outgoing:
         entry = self._queue.add(frames)
@@ -604,7 +662,7 @@ class ZmqConnection:
         return entry
 
     def _cancelQueued(self, entry: Outgoing) -> None:
-        if self._queue.remove(entry) and not self._queue:
+        if self._queue.discard(entry) and not self._queue:
             self._queueDrained()
 
     @property

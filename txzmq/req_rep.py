@@ -164,15 +164,15 @@ class ZmqREQConnection(ZmqConnection):
         frames, pending.frames = pending.frames, None
         assert frames is not None
         try:
-            sent = self.sendDeferred(frames)
+            entry = self._sendOrQueue(frames)
         except Exception:
             if raiseErrors:
                 raise
             self._finish(requestId).deferred.errback()
             return
-        if not sent.called:
-            pending.sent = sent
-            sent.addErrback(self._sendFailed, requestId)
+        if entry is not None:
+            pending.sent = entry.deferred
+            entry.deferred.addErrback(self._sendFailed, requestId)
 
     def _sendFailed(self, failure: Failure, requestId: bytes) -> None:
         if failure.check(CancelledError, ZmqConnectionClosedError):
