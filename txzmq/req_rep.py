@@ -372,12 +372,8 @@ class ZmqREPConnection(ZmqConnection):
         if result is None:
             return
         if isinstance(result, Deferred):
-            result.addCallbacks(
-                self._replyWith,
-                self._replyFailed,
-                callbackArgs=(messageId,),
-                errbackArgs=(messageId,),
-            )
+            result.addCallback(self._replyWith, messageId)
+            result.addErrback(self._replyFailed, messageId)
             return
         try:
             self._replyWith(result, messageId)
