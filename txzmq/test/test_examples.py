@@ -37,6 +37,9 @@ EXPECTED = {
     "pushpull_pipeline.py": "OK: 12 tasks went through 3 workers to the sink",
     "reqrep_timeout.py": "OK: 2 requests answered, 1 timed out, its late reply was dropped",
     "router_dealer.py": "OK: the router answered 4 dealers, each by its identity",
+    "flow_control.py": "OK: 2 x 300 messages arrived complete and in order, the send queue stayed within its bound",
+    "zmq_tcp_bridge.py": "OK: 400 messages crossed the ZeroMQ-to-TCP bridge in order, with bounded data in flight",
+    "async_receive.py": "OK: 5 JSON readings taken with async for, 1 broken frame dropped, 3 JSON requests answered",
 }
 """The line each example prints last when everything went as it should."""
 
@@ -149,6 +152,57 @@ class ProgramTests(unittest.TestCase):
 
     def test_routerDealer(self) -> Deferred[str]:
         return self.runExample("router_dealer.py")
+
+    def test_flowControl(self) -> Deferred[None]:
+        """
+        flow_control.py: both phases (pushDeferred, streaming producer)
+        arrive complete and in order, and the summary reports the largest
+        send queue, within its bound.
+        """
+
+        async def check() -> None:
+            out = await self._check(
+                [str(EXAMPLES / "flow_control.py")], EXPECTED["flow_control.py"]
+            )
+            for phase in ("pushDeferred", "producer"):
+                self.assertRegex(
+                    out,
+                    rf"{phase}\s+received 300/300, in order, "
+                    r"largest send queue \d+ \(bound 50\)",
+                )
+
+        return ensureDeferred(check())
+
+    def test_zmqTcpBridge(self) -> Deferred[None]:
+        """
+        zmq_tcp_bridge.py: every message reaches the slow TCP client in
+        order, and the TCP transport paused the ZeroMQ connection.
+        """
+
+        async def check() -> None:
+            out = await self._check(
+                [str(EXAMPLES / "zmq_tcp_bridge.py")], EXPECTED["zmq_tcp_bridge.py"]
+            )
+            self.assertIn("client received 400/400 messages (in order)", out)
+            self.assertRegex(out, r"paused the bridge's PULL connection [1-9]\d* times")
+
+        return ensureDeferred(check())
+
+    def test_asyncReceive(self) -> Deferred[None]:
+        """
+        async_receive.py: the async for loop ends at shutdown, the broken
+        JSON frame is logged, and the slow request is answered last.
+        """
+
+        async def check() -> None:
+            out = await self._check(
+                [str(EXAMPLES / "async_receive.py")], EXPECTED["async_receive.py"]
+            )
+            self.assertIn("the async for loop ended (connection shut down)", out)
+            self.assertIn("pub/sub: 5/5 readings, 1 dropped with a warning", out)
+            self.assertIn("answered in the order ['add', 'divide', 'slowProduct']", out)
+
+        return ensureDeferred(check())
 
     def test_demo(self) -> Deferred[None]:
         """
