@@ -109,10 +109,11 @@ def run_trial(reactor: str, trial_args: Sequence[str]) -> tuple[bool, dict[str, 
 
 
 def lint_targets() -> list[str]:
-    """txzmq, examples (when it has Python files yet) and this script."""
+    """txzmq, examples and benchmarks (those with Python files) and run.py."""
     targets = ["txzmq"]
-    if any((ROOT / "examples").glob("**/*.py")):
-        targets.append("examples")
+    for folder in ("examples", "benchmarks"):
+        if any((ROOT / folder).glob("*.py")):
+            targets.append(folder)
     return targets + ["run.py"]
 
 
