@@ -4,6 +4,7 @@ The factory: one ZeroMQ context and the reactor its connections use.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import zmq
@@ -81,6 +82,7 @@ class ZmqFactory:
             zmq.Context(self.ioThreads) if context is None else context
         )
         self.connections: set[ZmqConnection] = set()
+        self._closers: list[Callable[[], None]] = []
         self._shutDown = False
         self._registered = False
 
@@ -122,6 +124,9 @@ class ZmqFactory:
         if self._shutDown:
             return
         self._shutDown = True
+        closers, self._closers = self._closers, []
+        for closer in closers:
+            closer()
         for connection in list(self.connections):
             connection.shutdown()
         self.connections.clear()
@@ -131,6 +136,18 @@ class ZmqFactory:
             self._registered = False
             trigger, self.trigger = self.trigger, None
             self.reactor.removeSystemEventTrigger(trigger)
+
+    def _addCloser(self, closer: Callable[[], None]) -> None:
+        """
+        Call C{closer} at L{shutdown}, before the connections are closed
+        (for sockets the factory does not know, such as a device's).
+        """
+        self._checkOpen()
+        self._closers.append(closer)
+
+    def _removeCloser(self, closer: Callable[[], None]) -> None:
+        if closer in self._closers:
+            self._closers.remove(closer)
 
     def _shutdownFromReactor(self) -> None:
         # The trigger is firing: it must not be removed again.
