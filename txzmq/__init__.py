@@ -9,6 +9,16 @@ factory's reactor.  The API is that of txZMQ 1.0, extended.
 from txzmq._version import __version__
 from txzmq.codec import Codec, JsonCodec, jsonCodec
 from txzmq.connection import ZmqConnection, ZmqEndpoint, ZmqEndpointType
+from txzmq.devices import (
+    FORWARDER,
+    QUEUE,
+    STREAMER,
+    DeviceKind,
+    ProcessDevice,
+    ReactorDevice,
+    ThreadDevice,
+    ZmqDevice,
+)
 from txzmq.errors import (
     ZmqConnectionClosedError,
     ZmqEndpointError,
@@ -53,6 +63,14 @@ __all__ = [
     "ZmqQueueFullError",
     "ZmqUnknownRequestError",
     "ZmqWouldBlockError",
+    "DeviceKind",
+    "FORWARDER",
+    "QUEUE",
+    "STREAMER",
+    "ReactorDevice",
+    "ThreadDevice",
+    "ProcessDevice",
+    "ZmqDevice",
     "Codec",
     "JsonCodec",
     "jsonCodec",
