@@ -141,6 +141,15 @@ def decodeTopic(frames: Sequence[bytes], separator: bytes) -> tuple[bytes, bytes
     raise MalformedMessage(f"expected 1 or 2 frames, got {len(frames)}")
 
 
+def subscriptionMatches(subscription: bytes, tag: bytes, separator: bytes) -> bool:
+    """
+    Whether a subscriber holding C{subscription} receives every message
+    published under C{tag} (subscriptions are prefixes of the frame
+    C{tag + separator + message}).
+    """
+    return (tag + separator).startswith(subscription)
+
+
 def encodeSubscription(tag: bytes, subscribe: bool) -> bytes:
     """
     Build the frame an XSUB socket sends upstream to (un)subscribe.

@@ -168,4 +168,3 @@ class ReceiveBuffer(Generic[_T]):
         waiters, self._waiters = self._waiters, deque()
         for d in waiters:
             d.errback(error())
-

@@ -22,6 +22,7 @@ buffer is full; passes then still read C{EVENTS}, which re-arms the FD.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, cast
 
@@ -42,12 +43,19 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from txzmq._framing import Frame, checkFrame, framesFromParts, toFrames
+from txzmq._framing import (
+    Frame,
+    MalformedMessage,
+    checkFrame,
+    framesFromParts,
+    toFrames,
+)
 from txzmq._options import (
     SOCKET_OPTIONS,
     SocketOption,
     Validator,
     checkSettings,
+    nonNegativeInt,
     positiveInt,
     socketOptionCalls,
 )
@@ -58,6 +66,7 @@ from txzmq.errors import (
     ZmqEndpointError,
     ZmqWouldBlockError,
 )
+from txzmq.monitor import PeerTracker, ZmqEvent, decodeEvent
 
 if TYPE_CHECKING:
     from txzmq.factory import ZmqFactory
@@ -152,6 +161,9 @@ class ZmqConnection:
         before reading pauses (default 1000).
       - C{codec}: a L{txzmq.Codec} (such as L{txzmq.jsonCodec}) that the
         pattern methods apply to payload frames (default None: bytes).
+      - C{monitorEvents}: connection events to monitor from the start
+        (C{zmq.EVENT_ALL}, or a mask of C{zmq.EVENT_*}); default 0, off.
+        See L{enableMonitor}.
 
     Flow control: L{sendDeferred} waits at the high-water mark instead of
     raising; a connection is an C{IConsumer} (L{registerProducer},
@@ -185,6 +197,7 @@ class ZmqConnection:
     maxQueuedBytes: int = 64 * 1024 * 1024
     receiveBufferSize: int = 1000
     codec: Codec | None = None
+    monitorEvents: int = 0
 
     _socketOptions: ClassVar[Mapping[str, SocketOption]] = SOCKET_OPTIONS
     _extraSettings: ClassVar[Mapping[str, Validator]] = {
@@ -193,6 +206,7 @@ class ZmqConnection:
         "maxQueuedBytes": positiveInt,
         "receiveBufferSize": positiveInt,
         "codec": checkCodec,
+        "monitorEvents": nonNegativeInt,
     }
     _canReceive: ClassVar[bool] = True
 
@@ -264,6 +278,9 @@ class ZmqConnection:
         self._streaming = False
         self._producerPaused = False
         self._pullCall: IDelayedCall | None = None
+        self._monitor: _MonitorReader | None = None
+        self._eventObservers: list[Callable[[ZmqEvent], object]] = []
+        self._peers = PeerTracker()
 
         self.socket: zmq.Socket[bytes] = factory.context.socket(self.socketType)
         try:
@@ -275,9 +292,12 @@ class ZmqConnection:
             if identity is not None:
                 self.socket.set(zmq.IDENTITY, identity)
             self.fd: int = self.socket.get(zmq.FD)
+            if self.monitorEvents:
+                self.enableMonitor(self.monitorEvents)
             if endpoint is not None:
                 self.addEndpoints([endpoint])
         except BaseException:
+            self._stopMonitor()
             self.socket.close(linger=0)
             self._closed = True
             raise
@@ -375,7 +395,13 @@ class ZmqConnection:
         self._closed = True
         self._reading = False
         self.factory.connections.discard(self)
+        self._stopMonitor()
         self.socket.close()
+        self._peers.fail(
+            lambda: ZmqConnectionClosedError(
+                f"{type(self).__name__} was shut down while waiting for a peer"
+            )
+        )
         for entry in self._queue.drain():
             entry.deferred.errback(
                 ZmqConnectionClosedError(
@@ -891,3 +917,175 @@ class ZmqConnection:
             return await self.receive()
         except ZmqConnectionClosedError:
             raise StopAsyncIteration from None
+
+    # Connection events
+
+    def enableMonitor(self, events: int = zmq.EVENT_ALL) -> None:
+        """
+        Start receiving this socket's connection events (see
+        L{txzmq.monitor}): each is passed to L{eventReceived} and to the
+        observers added with L{addEventObserver}.
+
+        Enable it before adding endpoints (or with the C{monitorEvents}
+        setting) so that no early event is missed.  Enabling it again
+        changes the events watched.
+
+        @param events: C{zmq.EVENT_ALL} or a mask of C{zmq.EVENT_*}.
+        """
+        self._checkOpen()
+        nonNegativeInt("events", events)
+        self._stopMonitor()
+        address = f"inproc://txzmq-monitor-{id(self):x}-{next(_monitorIds)}"
+        self.socket.monitor(address, events)
+        try:
+            self._monitor = _MonitorReader(
+                self.factory,
+                ZmqEndpoint(ZmqEndpointType.connect, address),
+                owner=self,
+                highWaterMark=0,
+            )
+        except BaseException:
+            self.socket.disable_monitor()
+            raise
+
+    def disableMonitor(self) -> None:
+        """Stop receiving connection events."""
+        self._checkOpen()
+        self._stopMonitor()
+
+    @property
+    def monitoring(self) -> bool:
+        """Whether connection events are being received."""
+        return self._monitor is not None
+
+    def _stopMonitor(self) -> None:
+        reader, self._monitor = self._monitor, None
+        if reader is not None:
+            try:
+                self.socket.disable_monitor()
+            except zmq.ZMQError:
+                pass
+            reader.shutdown()
+
+    def addEventObserver(self, observer: Callable[[ZmqEvent], object]) -> None:
+        """Call C{observer(event)} with every connection event."""
+        self._eventObservers.append(observer)
+
+    def removeEventObserver(self, observer: Callable[[ZmqEvent], object]) -> None:
+        """Stop calling an observer added with L{addEventObserver}."""
+        self._eventObservers.remove(observer)
+
+    def _eventArrived(self, frames: list[bytes]) -> None:
+        event = decodeEvent(frames)
+        if event.failed:
+            self._log.warn("{connection!r}: {event}", connection=self, event=str(event))
+        fire = self._peers.update(event)
+        for deliver in (self.eventReceived, *self._eventObservers):
+            try:
+                deliver(event)
+            except Exception:
+                self._log.failure(
+                    "Unhandled error delivering {event} of {connection!r}",
+                    event=str(event),
+                    connection=self,
+                )
+        if event.kind == zmq.Event.HANDSHAKE_SUCCEEDED:
+            self.peerConnected(event)
+        elif event.kind == zmq.Event.DISCONNECTED:
+            self.peerDisconnected(event)
+        if fire is not None:
+            fire()
+
+    def eventReceived(self, event: ZmqEvent) -> None:
+        """
+        Called with each connection event while monitoring is enabled.
+        Does nothing unless overridden.
+        """
+
+    def peerConnected(self, event: ZmqEvent) -> None:
+        """
+        Called when a peer's handshake succeeded (monitoring enabled).
+        Does nothing unless overridden.
+        """
+
+    def peerDisconnected(self, event: ZmqEvent) -> None:
+        """
+        Called when a peer went away (monitoring enabled).  Does nothing
+        unless overridden.
+        """
+
+    @property
+    def connectedPeers(self) -> int:
+        """Peers whose handshake succeeded and that are still connected."""
+        return self._peers.connected
+
+    def whenConnected(
+        self, endpoint: str | None = None, timeout: float | None = None
+    ) -> Deferred[ZmqEvent | None]:
+        """
+        A Deferred that fires once a peer is connected (its handshake
+        completed), at C{endpoint} if given.
+
+        Monitoring is enabled if it is not already (but an earlier
+        connection then goes unseen: enable it first, or pass
+        C{monitorEvents}).  inproc connections produce no events: for an
+        inproc C{endpoint} the Deferred fires at once.
+
+        @param endpoint: the address as given to bind or connect (a bound
+            tcp port is reported resolved).
+        @param timeout: seconds before it fails with C{TimeoutError}.
+        @return: a Deferred firing with the handshake event, or None when
+            a peer was already connected.
+        """
+        self._checkOpen()
+        if endpoint is not None and endpoint.startswith("inproc://"):
+            return succeed(None)
+        if self._monitor is None:
+            self.enableMonitor()
+        d = self._peers.whenConnected(endpoint)
+        if timeout is not None and not d.called:
+            d.addTimeout(timeout, self._reactor)
+        return d
+
+    def whenDisconnected(self, timeout: float | None = None) -> Deferred[ZmqEvent]:
+        """
+        A Deferred that fires with the next disconnection of a peer.
+
+        @param timeout: seconds before it fails with C{TimeoutError}.
+        """
+        self._checkOpen()
+        if self._monitor is None:
+            self.enableMonitor()
+        d = self._peers.whenDisconnected()
+        if timeout is not None:
+            d.addTimeout(timeout, self._reactor)
+        return d
+
+
+_monitorIds = itertools.count()
+
+
+class _MonitorReader(ZmqConnection):
+    """Reads a connection's monitor socket and hands events back to it."""
+
+    socketType: ClassVar[int | None] = zmq.PAIR
+
+    def __init__(
+        self,
+        factory: ZmqFactory,
+        endpoint: ZmqEndpoint,
+        owner: ZmqConnection,
+        **settings: Any,
+    ) -> None:
+        self.owner = owner
+        super().__init__(factory, endpoint, **settings)
+
+    def messageReceived(self, message: list[bytes]) -> None:
+        try:
+            self.owner._eventArrived(message)
+        except MalformedMessage as e:
+            self._log.warn(
+                "Dropping a monitor message of {connection!r}: {reason}",
+                connection=self.owner,
+                reason=str(e),
+            )

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import zmq
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 
 from txzmq._framing import (
     MalformedMessage,
@@ -28,6 +28,7 @@ from txzmq._framing import (
     encodeSubscription,
     encodeText,
     encodeTopic,
+    subscriptionMatches,
 )
 from txzmq._options import (
     SOCKET_OPTIONS,
@@ -37,6 +38,7 @@ from txzmq._options import (
     nonEmptyBytes,
 )
 from txzmq.connection import ZmqConnection
+from txzmq.errors import ZmqConnectionClosedError
 
 __all__ = [
     "ZmqPubConnection",
@@ -189,6 +191,10 @@ class ZmqXPubConnection(ZmqPubConnection):
     passed to L{gotSubscription}.  libzmq passes on only the first
     subscription to a tag and the last unsubscription from it, unless
     C{verboseSubscriptions} is set (C{ZMQ_XPUB_VERBOSE}).
+
+    Use one instead of a L{ZmqPubConnection} to avoid the "slow joiner"
+    loss: L{whenSubscribed} fires once a subscriber's subscription has
+    reached the socket, so a message published then reaches it.
     """
 
     socketType: ClassVar[int | None] = zmq.XPUB
@@ -201,6 +207,40 @@ class ZmqXPubConnection(ZmqPubConnection):
     }
     _canReceive: ClassVar[bool] = True
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._subscriptions: dict[bytes, int] = {}
+        self._subscribedWaiters: list[tuple[bytes, Deferred[bytes]]] = []
+        super().__init__(*args, **kwargs)
+
+    @property
+    def activeSubscriptions(self) -> frozenset[bytes]:
+        """The subscription prefixes some subscriber holds."""
+        return frozenset(self._subscriptions)
+
+    def whenSubscribed(
+        self, tag: bytes | str = b"", timeout: float | None = None
+    ) -> Deferred[bytes]:
+        """
+        A Deferred that fires once a subscriber would receive a message
+        published under C{tag}: at once if one would, else when its
+        subscription arrives.  It fires with the matching subscription.
+
+        @param timeout: seconds before it fails with C{TimeoutError}.
+        """
+        self._checkOpen()
+        tagBytes = encodeText(tag, "tag")
+        for subscription in self._subscriptions:
+            if subscriptionMatches(subscription, tagBytes, self.topicSep):
+                return succeed(subscription)
+        d: Deferred[bytes] = Deferred(self._forgetWaiter)
+        self._subscribedWaiters.append((tagBytes, d))
+        if timeout is not None:
+            d.addTimeout(timeout, self._reactor)
+        return d
+
+    def _forgetWaiter(self, d: Deferred[bytes]) -> None:
+        self._subscribedWaiters = [w for w in self._subscribedWaiters if w[1] is not d]
+
     def messageReceived(self, message: list[bytes]) -> None:
         """Decode a subscription message and call L{gotSubscription}."""
         try:
@@ -212,7 +252,25 @@ class ZmqXPubConnection(ZmqPubConnection):
                 reason=str(e),
             )
             return
+        counts = self._subscriptions
+        if subscribed:
+            counts[tag] = counts.get(tag, 0) + 1
+        elif counts.get(tag, 0) > 1:
+            counts[tag] -= 1
+        else:
+            counts.pop(tag, None)
         self.gotSubscription(tag, subscribed)
+        if subscribed and self._subscribedWaiters:
+            ready = [
+                d
+                for wanted, d in self._subscribedWaiters
+                if subscriptionMatches(tag, wanted, self.topicSep)
+            ]
+            self._subscribedWaiters = [
+                w for w in self._subscribedWaiters if w[1] not in ready
+            ]
+            for d in ready:
+                d.callback(tag)
 
     def gotSubscription(self, tag: bytes, subscribed: bool) -> None:
         """
@@ -221,3 +279,16 @@ class ZmqXPubConnection(ZmqPubConnection):
         C{(tag, subscribed)} pairs are kept for C{receive()}.
         """
         self._keep((tag, subscribed))
+
+    def shutdown(self) -> None:
+        """Shut down; L{whenSubscribed} Deferreds fail."""
+        if self.closed:
+            return
+        super().shutdown()
+        waiters, self._subscribedWaiters = self._subscribedWaiters, []
+        for _, d in waiters:
+            d.errback(
+                ZmqConnectionClosedError(
+                    "the connection was shut down before a subscription came"
+                )
+            )

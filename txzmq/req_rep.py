@@ -184,8 +184,10 @@ class ZmqREQConnection(ZmqConnection):
         """Send requests held back by C{maxInFlight} while there is room."""
         waiting = self._waiting
         limit = self.maxInFlight
-        while waiting and not self.closed and (
-            limit is None or self.requestsInFlight < limit
+        while (
+            waiting
+            and not self.closed
+            and (limit is None or self.requestsInFlight < limit)
         ):
             requestId = waiting.popleft()
             pending = self._requests.get(requestId)

@@ -1,0 +1,214 @@
+"""
+Connection events: what libzmq's socket monitor reports, as typed events
+on the reactor.
+
+libzmq publishes a socket's connection events (connected, accepted,
+disconnected, handshake succeeded or failed...) on an inproc PAIR socket;
+a L{txzmq.ZmqConnection} with monitoring enabled reads that socket with
+the same edge-triggered machinery as any other and hands each event, as
+a L{ZmqEvent}, to its C{eventReceived} method and its observers.  On top
+of them, L{PeerTracker} keeps count of the peers whose handshake
+completed, for C{whenConnected()} and C{whenDisconnected()}.
+
+inproc connections produce no events: libzmq reports only tcp, ipc and
+other transports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import zmq
+from twisted.internet.defer import Deferred, succeed
+from zmq.utils.monitor import parse_monitor_message
+
+from txzmq._framing import MalformedMessage
+
+__all__ = [
+    "HANDSHAKE_FAILURES",
+    "PeerTracker",
+    "ZmqEvent",
+    "decodeEvent",
+    "describeFailure",
+]
+
+HANDSHAKE_FAILURES = frozenset(
+    {
+        zmq.Event.HANDSHAKE_FAILED_NO_DETAIL,
+        zmq.Event.HANDSHAKE_FAILED_PROTOCOL,
+        zmq.Event.HANDSHAKE_FAILED_AUTH,
+    }
+)
+"""The events of a failed ZMTP or security handshake."""
+
+
+class ZmqEvent(NamedTuple):
+    """
+    One event of a socket's monitor.
+
+    @ivar kind: the C{zmq.Event} (C{zmq.Event.CONNECTED}, ...).
+    @ivar endpoint: the address the event is about.
+    @ivar value: the event's value: a file descriptor, an errno, a
+        reconnect interval, a ZMTP protocol error or a ZAP status code,
+        depending on C{kind}.
+    """
+
+    kind: zmq.Event
+    endpoint: str
+    value: int
+
+    @property
+    def failed(self) -> bool:
+        """Whether the event reports a failure (bind, accept, handshake...)."""
+        return self.kind in _FAILURES
+
+    @property
+    def reason(self) -> str:
+        """A human description of a failure, or C{""}."""
+        return describeFailure(self.kind, self.value)
+
+    def __str__(self) -> str:
+        text = f"{(self.kind.name or str(int(self.kind))).lower()} {self.endpoint}"
+        reason = self.reason
+        return f"{text}: {reason}" if reason else text
+
+
+_FAILURES = HANDSHAKE_FAILURES | {
+    zmq.Event.BIND_FAILED,
+    zmq.Event.ACCEPT_FAILED,
+    zmq.Event.CLOSE_FAILED,
+}
+
+_PROTOCOL_ERRORS = {
+    getattr(zmq, name): name.removeprefix("PROTOCOL_ERROR_").replace("_", " ").lower()
+    for name in dir(zmq)
+    if name.startswith("PROTOCOL_ERROR_") and isinstance(getattr(zmq, name), int)
+}
+
+
+def describeFailure(kind: zmq.Event, value: int) -> str:
+    """
+    Say why an event is a failure: an errno for bind, accept and close
+    failures, the ZMTP protocol error or the ZAP status code of a failed
+    handshake.  C{""} for an event that is not a failure.
+    """
+    if kind in (
+        zmq.Event.BIND_FAILED,
+        zmq.Event.ACCEPT_FAILED,
+        zmq.Event.CLOSE_FAILED,
+        zmq.Event.HANDSHAKE_FAILED_NO_DETAIL,
+    ):
+        return zmq.strerror(value) if value else "no detail"
+    if kind == zmq.Event.HANDSHAKE_FAILED_PROTOCOL:
+        return "protocol error: " + _PROTOCOL_ERRORS.get(value, f"code {value:#x}")
+    if kind == zmq.Event.HANDSHAKE_FAILED_AUTH:
+        return f"authentication refused (ZAP status {value})"
+    return ""
+
+
+def decodeEvent(frames: Sequence[bytes]) -> ZmqEvent:
+    """
+    Decode a message of a monitor socket (with pyzmq's parser).
+
+    @raise MalformedMessage: when it is not a monitor event.
+    """
+    try:
+        parsed = parse_monitor_message(list(frames))
+        kind = zmq.Event(parsed["event"])
+    except (RuntimeError, ValueError) as e:
+        raise MalformedMessage(f"not a monitor event: {e}") from None
+    endpoint: object = parsed["endpoint"]
+    if isinstance(endpoint, bytes):
+        endpoint = endpoint.decode("utf-8", "replace")
+    return ZmqEvent(kind, str(endpoint), int(parsed["value"]))
+
+
+class PeerTracker:
+    """
+    Counts connected peers from monitor events, and fires the Deferreds
+    waiting for a peer to connect or disconnect.
+
+    A peer counts once its handshake succeeded, until it disconnects.
+    """
+
+    def __init__(self) -> None:
+        self.peers: dict[str, int] = {}
+        """Connected peers per endpoint."""
+        self._connectWaiters: list[tuple[str | None, Deferred[ZmqEvent | None]]] = []
+        self._disconnectWaiters: list[Deferred[ZmqEvent]] = []
+
+    @property
+    def connected(self) -> int:
+        """The number of connected peers."""
+        return sum(self.peers.values())
+
+    def isConnected(self, endpoint: str | None = None) -> bool:
+        """Whether a peer is connected (at C{endpoint}, if given)."""
+        if endpoint is None:
+            return self.connected > 0
+        return self.peers.get(endpoint, 0) > 0
+
+    def whenConnected(self, endpoint: str | None = None) -> Deferred[ZmqEvent | None]:
+        """
+        A Deferred firing when a peer is connected (at C{endpoint}):
+        at once with None if one is, else with its handshake event.
+        """
+        if self.isConnected(endpoint):
+            return succeed(None)
+        d: Deferred[ZmqEvent | None] = Deferred(self._forgetConnectWaiter)
+        self._connectWaiters.append((endpoint, d))
+        return d
+
+    def whenDisconnected(self) -> Deferred[ZmqEvent]:
+        """A Deferred firing with the next disconnection event."""
+        d: Deferred[ZmqEvent] = Deferred(self._disconnectWaiters.remove)
+        self._disconnectWaiters.append(d)
+        return d
+
+    def _forgetConnectWaiter(self, d: Deferred[Any]) -> None:
+        self._connectWaiters = [w for w in self._connectWaiters if w[1] is not d]
+
+    def update(self, event: ZmqEvent) -> Callable[[], None] | None:
+        """
+        Take an event into account.
+
+        @return: a function that fires the Deferreds the event resolves
+            (call it after the connection's own callbacks), or None.
+        """
+        if event.kind == zmq.Event.HANDSHAKE_SUCCEEDED:
+            self.peers[event.endpoint] = self.peers.get(event.endpoint, 0) + 1
+            ready = [
+                d
+                for endpoint, d in self._connectWaiters
+                if endpoint is None or endpoint == event.endpoint
+            ]
+            if not ready:
+                return None
+            self._connectWaiters = [
+                w for w in self._connectWaiters if w[1] not in ready
+            ]
+            return lambda: _fireAll(ready, event)
+        if event.kind == zmq.Event.DISCONNECTED:
+            count = self.peers.get(event.endpoint, 0)
+            if count > 1:
+                self.peers[event.endpoint] = count - 1
+            else:
+                self.peers.pop(event.endpoint, None)
+            waiters, self._disconnectWaiters = self._disconnectWaiters, []
+            return (lambda: _fireAll(waiters, event)) if waiters else None
+        return None
+
+    def fail(self, error: Callable[[], BaseException]) -> None:
+        """Fail every waiting Deferred (the connection is gone)."""
+        connect, self._connectWaiters = self._connectWaiters, []
+        disconnect, self._disconnectWaiters = self._disconnectWaiters, []
+        for _, d in connect:
+            d.errback(error())
+        for d2 in disconnect:
+            d2.errback(error())
+
+
+def _fireAll(deferreds: Sequence[Deferred[Any]], event: ZmqEvent) -> None:
+    for d in deferreds:
+        d.callback(event)
