@@ -28,6 +28,7 @@ from txzmq.errors import (
     ZmqWouldBlockError,
 )
 from txzmq.factory import ZmqFactory
+from txzmq.monitor import ZmqEvent
 from txzmq.pair import ZmqPairConnection
 from txzmq.pubsub import (
     ZmqPubConnection,
@@ -71,6 +72,7 @@ __all__ = [
     "ThreadDevice",
     "ProcessDevice",
     "ZmqDevice",
+    "ZmqEvent",
     "Codec",
     "JsonCodec",
     "jsonCodec",
