@@ -39,6 +39,15 @@ def optionalPositiveInt(name: str, value: object) -> int | None:
     return None if value is None else positiveInt(name, value)
 
 
+def optionalBytes(name: str, value: object) -> bytes | None:
+    """Accept None, bytes, or text (encoded as UTF-8)."""
+    if value is None or isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    raise TypeError(f"{name} must be bytes or str, not {type(value).__name__}")
+
+
 def anyInt(name: str, value: object) -> int:
     """Accept any int (libzmq uses -1 for "system default")."""
     if isinstance(value, bool) or not isinstance(value, int):
@@ -87,6 +96,7 @@ SOCKET_OPTIONS: Mapping[str, SocketOption] = {
     "tcpKeepaliveInterval": SocketOption((zmq.TCP_KEEPALIVE_INTVL,), anyInt, 0, -1),
     "reconnectInterval": SocketOption((zmq.RECONNECT_IVL,), anyInt, 0, 100),
     "reconnectIntervalMax": SocketOption((zmq.RECONNECT_IVL_MAX,), anyInt, 0, 0),
+    "zapDomain": SocketOption((zmq.ZAP_DOMAIN,), optionalBytes, None, b""),
 }
 """The socket options a connection accepts by name."""
 

@@ -50,6 +50,7 @@ from txzmq._framing import (
     framesFromParts,
     toFrames,
 )
+from txzmq._mechanisms import Security, checkSecurity
 from txzmq._options import (
     SOCKET_OPTIONS,
     SocketOption,
@@ -161,6 +162,10 @@ class ZmqConnection:
         before reading pauses (default 1000).
       - C{codec}: a L{txzmq.Codec} (such as L{txzmq.jsonCodec}) that the
         pattern methods apply to payload frames (default None: bytes).
+      - C{security}: a L{txzmq.security} mechanism (C{CurveServer},
+        C{CurveClient}, C{PlainServer}, C{PlainClient}); C{zapDomain}: the
+        ZAP domain for the authenticator.  Both apply to later binds and
+        connects.
       - C{monitorEvents}: connection events to monitor from the start
         (C{zmq.EVENT_ALL}, or a mask of C{zmq.EVENT_*}); default 0, off.
         See L{enableMonitor}.
@@ -198,6 +203,8 @@ class ZmqConnection:
     receiveBufferSize: int = 1000
     codec: Codec | None = None
     monitorEvents: int = 0
+    security: Security | None = None
+    zapDomain: bytes | None = None
 
     _socketOptions: ClassVar[Mapping[str, SocketOption]] = SOCKET_OPTIONS
     _extraSettings: ClassVar[Mapping[str, Validator]] = {
@@ -207,6 +214,7 @@ class ZmqConnection:
         "receiveBufferSize": positiveInt,
         "codec": checkCodec,
         "monitorEvents": nonNegativeInt,
+        "security": checkSecurity,
     }
     _canReceive: ClassVar[bool] = True
 
@@ -291,6 +299,8 @@ class ZmqConnection:
             )
             if identity is not None:
                 self.socket.set(zmq.IDENTITY, identity)
+            if self.security is not None:
+                self.security.apply(self.socket)
             self.fd: int = self.socket.get(zmq.FD)
             if self.monitorEvents:
                 self.enableMonitor(self.monitorEvents)
@@ -334,6 +344,8 @@ class ZmqConnection:
         values = checkSettings(self._allowedSettings(), settings)
         self._applySocketOptions(values, explicit=True)
         self.__dict__.update(values)
+        if values.get("security") is not None:
+            cast(Security, values["security"]).apply(self.socket)
         self._queue.maxMessages = self.maxQueuedMessages
         self._queue.maxBytes = self.maxQueuedBytes
         self._buffer.bound = self.receiveBufferSize
