@@ -16,6 +16,7 @@ import zmq
 
 from txzmq._framing import MalformedMessage
 from txzmq._options import SOCKET_OPTIONS, checkSettings, socketOptionCalls
+from txzmq.endpoints import checkEndpoint
 
 __all__ = [
     "FORWARDER",
@@ -113,18 +114,18 @@ def monitorFrames(prefix: bytes, frames: Sequence[bytes]) -> list[bytes]:
 
 
 def _endpointList(value: Any, what: str) -> tuple[tuple[str, str], ...]:
-    from txzmq.connection import _checkEndpoint
-
     if value is None:
         return ()
-    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
+    if isinstance(value, str) or (
+        isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str)
+    ):
         value = [value]
     if not isinstance(value, (list, tuple)):
         raise TypeError(
             f"{what} must be a ZmqEndpoint or a list of them, not "
             f"{type(value).__name__}"
         )
-    return tuple(tuple(_checkEndpoint(endpoint)) for endpoint in value)  # type: ignore[misc]
+    return tuple((e.type, e.address) for e in map(checkEndpoint, value))
 
 
 @dataclass(frozen=True)

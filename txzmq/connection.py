@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import zmq
 from twisted.internet.defer import Deferred, succeed
@@ -62,6 +62,7 @@ from txzmq._options import (
 )
 from txzmq._queues import Outgoing, ReceiveBuffer, SendQueue
 from txzmq.codec import Codec, checkCodec
+from txzmq.endpoints import ZmqEndpoint, ZmqEndpointType, checkEndpoint
 from txzmq.errors import (
     ZmqConnectionClosedError,
     ZmqEndpointError,
@@ -81,52 +82,6 @@ _NOBLOCK_MORE = _NOBLOCK | _MORE
 _EVENTS = int(zmq.EVENTS)
 _POLLIN = int(zmq.POLLIN)
 _POLLOUT = int(zmq.POLLOUT)
-
-
-class ZmqEndpointType:
-    """
-    How a connection attaches to an address: it either binds (listens)
-    or connects.
-    """
-
-    bind = "bind"
-    """Bind: listen for peers at the address."""
-
-    connect = "connect"
-    """Connect to a peer listening at the address."""
-
-
-_ENDPOINT_TYPES = (ZmqEndpointType.bind, ZmqEndpointType.connect)
-
-
-class ZmqEndpoint(NamedTuple):
-    """
-    A ZeroMQ address and whether to bind or connect to it.
-
-    @ivar type: L{ZmqEndpointType.bind} or L{ZmqEndpointType.connect}.
-    @ivar address: a ZeroMQ address such as C{"tcp://127.0.0.1:5555"},
-        C{"ipc:///tmp/sock"} or C{"inproc://name"}.
-    """
-
-    type: str
-    address: str
-
-
-def _checkEndpoint(endpoint: object) -> ZmqEndpoint:
-    if not isinstance(endpoint, tuple) or len(endpoint) != 2:
-        raise TypeError(
-            "an endpoint must be a ZmqEndpoint(type, address), "
-            f"not {type(endpoint).__name__}"
-        )
-    kind, address = endpoint
-    if kind not in _ENDPOINT_TYPES:
-        raise ValueError(
-            f"unknown endpoint type {kind!r}; use ZmqEndpointType.bind "
-            "or ZmqEndpointType.connect"
-        )
-    if not isinstance(address, str):
-        raise TypeError(f"endpoint address must be str, not {type(address).__name__}")
-    return ZmqEndpoint(kind, address)
 
 
 @implementer(
@@ -373,7 +328,7 @@ class ZmqConnection:
             raise TypeError(
                 "addEndpoints() takes a list of endpoints, not one endpoint"
             )
-        checked = [_checkEndpoint(endpoint) for endpoint in endpoints]
+        checked = [checkEndpoint(endpoint) for endpoint in endpoints]
         for endpoint in checked:
             attach = (
                 self.socket.bind if endpoint.type == "bind" else self.socket.connect

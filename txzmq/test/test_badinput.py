@@ -622,13 +622,15 @@ class EndpointTests(_Case):
 
     def test_badEndpointType(self) -> None:
         """
-        An unknown endpoint type is a ValueError, a non-endpoint a
-        TypeError; neither leaves a connection (or a socket) behind.
+        An unknown endpoint type (or an address without "bind:" or
+        "connect:") is a ValueError, a non-endpoint a TypeError; neither
+        leaves a connection (or a socket) behind.
         """
         factory = ZmqFactory(self.reactor)
         self.addCleanup(factory.shutdown)
         self.assertRaises(ValueError, ZmqPullConnection, factory, ("listen", inprocAddress()))
-        self.assertRaises(TypeError, ZmqPullConnection, factory, inprocAddress())
+        self.assertRaises(ValueError, ZmqPullConnection, factory, inprocAddress())
+        self.assertRaises(TypeError, ZmqPullConnection, factory, 42)
         self.assertEqual(factory.connections, set())
         self.assertLess(shutdownTime(factory, 10.0), 5.0)
 

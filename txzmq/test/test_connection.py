@@ -1241,9 +1241,22 @@ class EndpointTests(_Base):
         self.assertIn("list of endpoints", str(e))
         self.assertEqual(conn.endpoints, [])
 
+    def test_addEndpointStrings(self) -> None:
+        """
+        The string form of endpoints is accepted wherever endpoints are.
+        """
+        address = inprocAddress()
+        conn = ZmqTestReceiver(self.factory, f"bind:{address}")
+        other = ZmqTestReceiver(self.factory)
+        other.addEndpoints([f"connect:{address}"])
+        self.assertEqual(conn.endpoints, [bind(address)])
+        self.assertEqual(other.endpoints, [connect(address)])
+
     def test_addEndpointsNotEndpoints(self) -> None:
         conn = ZmqTestReceiver(self.factory)
-        self.assertRaises(TypeError, conn.addEndpoints, ["inproc://x"])
+        e = self.assertRaises(ValueError, conn.addEndpoints, ["inproc://x"])
+        self.assertIn("'bind:inproc://x'", str(e))
+        self.assertRaises(TypeError, conn.addEndpoints, [5])
         self.assertRaises(TypeError, conn.addEndpoints, [("bind", 5)])
         self.assertRaises(TypeError, conn.addEndpoints, [("bind", "inproc://x", "extra")])
         self.assertEqual(conn.endpoints, [])
