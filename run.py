@@ -68,7 +68,10 @@ def ensure_venv() -> None:
     if all(p.stat().st_mtime < stamp_time for p in INSTALL_INPUTS if p.exists()):
         return
     header("installing txzmq[dev] into .venv (pip install -e .[dev])")
+    # editable_mode=compat puts the checkout on sys.path (a .pth file), so
+    # that twistd finds twisted/plugins/txzmq_plugin.py.
     cmd = [str(PYTHON), "-m", "pip", "install", "--quiet", "-e", ".[dev]"]
+    cmd += ["--config-settings", "editable_mode=compat"]
     if subprocess.call(cmd, cwd=ROOT) != 0:
         fail("pip install failed (see above)")
     STAMP.touch()

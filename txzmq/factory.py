@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import zmq
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.threads import deferToThreadPool
 
 from txzmq.errors import ZmqConnectionClosedError
 
@@ -148,6 +150,23 @@ class ZmqFactory:
     def _removeCloser(self, closer: Callable[[], None]) -> None:
         if closer in self._closers:
             self._closers.remove(closer)
+
+    def terminate(self) -> Deferred[None]:
+        """
+        Shut down like L{shutdown}, but terminate the context in a thread
+        of the reactor's pool, so that the reactor never waits for the
+        linger of unsent messages.
+
+        @return: a Deferred firing once the context is terminated.
+        """
+        if self._shutDown:
+            return succeed(None)
+        owns, self._ownsContext = self._ownsContext, False
+        self.shutdown()
+        if not owns:
+            return succeed(None)
+        reactor = self.reactor
+        return deferToThreadPool(reactor, reactor.getThreadPool(), self.context.term)
 
     def _shutdownFromReactor(self) -> None:
         # The trigger is firing: it must not be removed again.
