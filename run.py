@@ -112,12 +112,12 @@ def run_trial(reactor: str, trial_args: Sequence[str]) -> tuple[bool, dict[str, 
 
 
 def lint_targets() -> list[str]:
-    """txzmq, examples and benchmarks (those with Python files) and run.py."""
+    """txzmq, examples and benchmarks (if any), the twistd plugin, run.py."""
     targets = ["txzmq"]
     for folder in ("examples", "benchmarks"):
         if any((ROOT / folder).glob("*.py")):
             targets.append(folder)
-    return targets + ["run.py"]
+    return targets + ["twisted", "run.py"]
 
 
 def lint() -> bool:
