@@ -81,12 +81,15 @@ class ZmqFactory:
         self._reactor = reactor
         self._ownsContext = context is None
         self.context: zmq.Context[Any] = (
-            zmq.Context(self.ioThreads) if context is None else context
+            self._newContext() if context is None else context
         )
         self.connections: set[ZmqConnection] = set()
         self._closers: list[Callable[[], None]] = []
         self._shutDown = False
         self._registered = False
+
+    def _newContext(self) -> zmq.Context[Any]:
+        return zmq.Context(self.ioThreads)
 
     @property
     def reactor(self) -> Any:
