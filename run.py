@@ -2,12 +2,14 @@
 """The one developer entry point for txzmq.  Needs only Python 3.10+ with pip.
 
     python3 run.py demo [ARGS...]      run the demo (python -m txzmq.demo)
-    python3 run.py test                lint, type-check, trial on every reactor
+    python3 run.py test                lint, type-check, docs, trial on every reactor
                                        under coverage, coverage gate (90%)
     python3 run.py test --reactor epoll          one reactor only
     python3 run.py test -- txzmq.test.test_pubsub   trial args instead of
                                        "txzmq" (coverage is reported, not gated)
     python3 run.py lint                ruff check + mypy only
+    python3 run.py docs                API reference (pydoctor, warnings are
+                                       errors) + check of the docs' links
 
 Every command first makes sure ./.venv exists and holds `pip install -e .[dev]`
 (reinstalled only when setup.cfg or pyproject.toml is newer than the stamp).
@@ -127,11 +129,58 @@ def lint() -> bool:
     )
 
 
+MARKDOWN_LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def broken_links() -> list[str]:
+    """Relative links in README.md and docs/*.md that point nowhere."""
+    broken = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = page.read_text(encoding="utf-8")
+        for number, line in enumerate(text.splitlines(), 1):
+            for target in MARKDOWN_LINK.findall(line):
+                if re.match(r"^[a-z]+:", target) or target.startswith("#"):
+                    continue
+                path = (page.parent / target.split("#")[0]).resolve()
+                if not path.exists():
+                    where = page.relative_to(ROOT)
+                    broken.append(f"{where}:{number}: broken link {target}")
+    return broken
+
+
+def docs() -> bool:
+    """API reference with pydoctor (warnings are errors) + link check."""
+    output = ROOT / "build" / "apidocs"
+    ok = run(
+        "pydoctor (API reference, warnings are errors)",
+        [
+            "pydoctor",
+            "--project-name=txzmq",
+            "--docformat=epytext",
+            f"--html-output={output}",
+            "--privacy=HIDDEN:txzmq.test",
+            "--privacy=HIDDEN:txzmq.test.*",
+            "--warnings-as-errors",
+            "-q",
+            "txzmq",
+        ],
+    )
+    header("docs: relative links in README.md and docs/")
+    broken = broken_links()
+    for problem in broken:
+        print(problem)
+    if ok and not broken:
+        print(f"API reference in {output.relative_to(ROOT)}/index.html")
+    return ok and not broken
+
+
 def test(reactors: Sequence[str], trial_args: Sequence[str]) -> int:
     passed = failed = skipped = 0
     failed_step = ""
     if not lint():
         failed_step = "lint"
+    elif not docs():
+        failed_step = "docs"
     else:
         # An absolute path: trial runs the tests inside ./_trial_temp.
         os.environ["COVERAGE_FILE"] = str(ROOT / ".coverage")
@@ -178,6 +227,7 @@ def main(argv: Sequence[str]) -> int:
         "trial_args", nargs="*", help="after --: trial arguments (default: txzmq)"
     )
     sub.add_parser("lint", help="ruff check + mypy")
+    sub.add_parser("docs", help="build the API reference, check doc links")
     options, extra = parser.parse_known_args(argv)
     if extra and options.command != "demo":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -187,6 +237,10 @@ def main(argv: Sequence[str]) -> int:
         header("python -m txzmq.demo")
         cmd = [str(PYTHON), "-m", "txzmq.demo", *extra]
         return subprocess.call(cmd, cwd=ROOT)
+    if options.command == "docs":
+        ok = docs()
+        print(f"\nrun.py docs: {'OK' if ok else 'FAILED'}")
+        return 0 if ok else 1
     if options.command == "lint":
         ok = lint()
         print(f"\nrun.py lint: {'OK' if ok else 'FAILED'}")

@@ -33,7 +33,7 @@ def _describe(value: object) -> str:
 
 def checkFrame(frame: object, what: str = "frame") -> Frame:
     """
-    Return C{frame} if it is bytes-like, else raise a L{TypeError} that
+    Return C{frame} if it is bytes-like, else raise a C{TypeError} that
     says what was expected.
     """
     if isinstance(frame, _FRAME_TYPES):

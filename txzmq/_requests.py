@@ -62,12 +62,12 @@ class RequestTable(Generic[_Entry]):
         self._pending[requestId] = entry
 
     def get(self, requestId: bytes) -> _Entry | None:
-        """The entry for C{requestId}, left in place, or L{None}."""
+        """The entry for C{requestId}, left in place, or C{None}."""
         return self._pending.get(requestId)
 
     def complete(self, requestId: bytes) -> _Entry | None:
         """
-        Remove and return the entry for C{requestId}, or L{None} when no
+        Remove and return the entry for C{requestId}, or C{None} when no
         such request is pending (a late reply to a request that timed out
         or was cancelled, or a reply that was never asked for).
         """

@@ -1,8 +1,8 @@
 """
-A tour of txzmq: messages through every pattern, in one process.
+A tour of txzmq: messages through every pattern, in one process::
 
     python -m txzmq.demo [--count N] [--transports tcp,ipc,inproc]
-                         [--reactor select|poll|epoll|asyncio]
+        [--reactor select|poll|epoll|asyncio]
 
 Each pattern runs once per transport -- local TCP on random ports and
 ipc sockets in a temporary directory by default -- with its own
@@ -641,7 +641,7 @@ def main(
     @param argv: command-line arguments (see C{--help}).
     @return: a Deferred that fires with None when every expected message
         arrived, or fails with C{SystemExit(1)} when some were lost (so
-        that L{react} exits with status 1).
+        that C{react} exits with status 1).
     """
     stream = sys.stdout if out is None else out
 

@@ -11,7 +11,7 @@ of every message, prefixed with C{inPrefix} (frontend to backend) or
 C{outPrefix}; between two ROUTER sockets the first two frames (sender and
 recipient) are swapped on the way.
 
-Three ways to run one, all L{IService}s with the same methods
+Three ways to run one, all C{IService}s with the same methods
 (L{ZmqDevice.start}, L{ZmqDevice.pause}, L{ZmqDevice.resume},
 L{ZmqDevice.stop}, L{ZmqDevice.whenStopped}):
 

@@ -16,8 +16,8 @@ __all__ = ["ZmqPairConnection"]
 class ZmqPairConnection(ZmqBase):
     """
     One end of a PAIR link (usually over inproc, between two parts of a
-    program).  Send with L{sendMsg}/L{sendMultipart}; override
-    L{gotMessage}, called with the frames of each message.
+    program).  Send with C{sendMsg}/C{sendMultipart}; override
+    C{gotMessage}, called with the frames of each message.
     """
 
     socketType: ClassVar[int | None] = zmq.PAIR

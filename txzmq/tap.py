@@ -1,8 +1,8 @@
 """
-C{twistd txzmq}: run a device as a daemon.
+C{twistd txzmq}: run a device as a daemon::
 
-    twistd -n txzmq --kind queue \\
-        --frontend bind:tcp://*:5555 --backend bind:tcp://*:5556 \\
+    twistd -n txzmq --kind queue
+        --frontend bind:tcp://*:5555 --backend bind:tcp://*:5556
         [--monitor bind:tcp://*:5557] [--mode thread]
 
 twistd brings its usual options (logging, pidfile, daemonizing); SIGTERM
