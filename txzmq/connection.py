@@ -586,6 +586,15 @@ class ZmqConnection:
             (sending now would overtake them).  Nothing was sent.
         @raise ZmqConnectionClosedError: after L{shutdown}.
         """
+        if type(message) is bytes and not self._queue and not self._closed:
+            # The common case, without building a list of frames.
+            try:
+                self.socket.send(message, _NOBLOCK)
+            except zmq.Again:
+                raise self._wouldBlock() from None
+            if self._canReceive:
+                self._afterSend()
+            return
         self._checkOpen()
         frames = toFrames(message)
         if self._queue:
@@ -595,12 +604,15 @@ class ZmqConnection:
                 "sendDeferred() to send after them"
             )
         if not self._sendNow(frames):
-            raise ZmqWouldBlockError(
-                f"{type(self).__name__} cannot send now: the high-water mark "
-                "is reached or no peer is connected; nothing was sent (use "
-                "sendDeferred() to wait for room)"
-            )
+            raise self._wouldBlock()
         self._afterSend()
+
+    def _wouldBlock(self) -> ZmqWouldBlockError:
+        return ZmqWouldBlockError(
+            f"{type(self).__name__} cannot send now: the high-water mark "
+            "is reached or no peer is connected; nothing was sent (use "
+            "sendDeferred() to wait for room)"
+        )
 
     def _afterSend(self) -> None:
         """
@@ -629,6 +641,14 @@ class ZmqConnection:
         @raise ZmqQueueFullError: when the queue is at C{maxQueuedMessages}
             or C{maxQueuedBytes}; nothing was queued.
         """
+        if type(message) is bytes and not self._queue and not self._closed:
+            try:
+                self.socket.send(message, _NOBLOCK)
+            except zmq.Again:
+                return self._enqueue([message]).deferred
+            if self._canReceive:
+                self._afterSend()
+            return succeed(None)
         self._checkOpen()
         entry = self._sendOrQueue(toFrames(message))
         return succeed(None) if entry is None else entry.deferred

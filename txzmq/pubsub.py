@@ -90,17 +90,21 @@ class ZmqPubConnection(ZmqConnection):
         return self.sendDeferred(self._topicFrame(message, tag))
 
     def _topicFrame(self, message: Any, tag: bytes | str) -> bytes:
-        tagBytes = encodeText(tag, "tag")
-        if self.topicSep in tagBytes:
+        tagBytes = tag if type(tag) is bytes else encodeText(tag, "tag")
+        separator = self.topicSep
+        if tagBytes and separator in tagBytes:
             raise ValueError(
-                f"tag {tagBytes!r} contains the topic separator {self.topicSep!r}; "
+                f"tag {tagBytes!r} contains the topic separator {separator!r}; "
                 "subscribers would split the message at the wrong place"
             )
         codec = self.codec
-        body = (
-            encodeText(message, "message") if codec is None else codec.encode(message)
-        )
-        return encodeTopic(body, tagBytes, self.topicSep)
+        if codec is not None:
+            body = codec.encode(message)
+        elif type(message) is bytes:
+            body = message
+        else:
+            body = encodeText(message, "message")
+        return encodeTopic(body, tagBytes, separator)
 
 
 class _TopicReceiver(ZmqConnection):

@@ -32,14 +32,18 @@ class ZmqPushConnection(ZmqConnection):
         message; with a C{codec}, any value it encodes (one frame).  See
         L{ZmqConnection.send}.
         """
-        self.send(self._encodeMessage(message))
+        if self.codec is not None:
+            message = self._encodeMessage(message)
+        self.send(message)
 
     def pushDeferred(self, message: Any) -> Deferred[None]:
         """
         Push a message, waiting for room at the high-water mark.  See
         L{push} and L{ZmqConnection.sendDeferred}.
         """
-        return self.sendDeferred(self._encodeMessage(message))
+        if self.codec is not None:
+            message = self._encodeMessage(message)
+        return self.sendDeferred(message)
 
 
 class ZmqPullConnection(ZmqConnection):
