@@ -25,21 +25,30 @@ _T = TypeVar("_T")
 
 def messageSize(frames: Sequence[Frame]) -> int:
     """The number of bytes in the frames of a message."""
+    if len(frames) == 1:
+        return len(frames[0])
     return sum(len(frame) for frame in frames)
 
 
 class Outgoing:
     """
     A message waiting in a L{SendQueue}, and the Deferred to fire once
-    libzmq has taken it.
+    libzmq has taken it.  Cancelling the Deferred takes the message out
+    of its queue.
     """
 
-    __slots__ = ("deferred", "frames", "size")
+    __slots__ = ("deferred", "frames", "queue", "size")
 
-    def __init__(self, frames: list[Frame], size: int) -> None:
+    def __init__(self, frames: list[Frame], size: int, queue: SendQueue) -> None:
         self.frames = frames
         self.size = size
-        self.deferred: Deferred[None] = Deferred()
+        self.queue = queue
+        self.deferred: Deferred[None] = Deferred(self._cancel)
+
+    def _cancel(self, deferred: Deferred[None]) -> None:
+        queue = self.queue
+        if queue.discard(self) and not queue:
+            queue.drained()
 
 
 class SendQueue(deque[Outgoing]):
@@ -49,10 +58,20 @@ class SendQueue(deque[Outgoing]):
     test costs no Python call.)
     """
 
-    def __init__(self, maxMessages: int, maxBytes: int) -> None:
+    def __init__(
+        self,
+        maxMessages: int,
+        maxBytes: int,
+        drained: Callable[[], object] = lambda: None,
+    ) -> None:
+        """
+        @param drained: called when cancelling a message empties the
+            queue.
+        """
         super().__init__()
         self.maxMessages = maxMessages
         self.maxBytes = maxBytes
+        self.drained = drained
         self.bytes = 0
 
     def add(self, frames: list[Frame]) -> Outgoing:
@@ -77,7 +96,7 @@ class SendQueue(deque[Outgoing]):
                 f"has {size} (maxQueuedBytes={self.maxBytes}); wait for "
                 "earlier sends to complete or raise the bound"
             )
-        entry = Outgoing(frames, size)
+        entry = Outgoing(frames, size, self)
         self.append(entry)
         self.bytes += size
         return entry

@@ -47,7 +47,7 @@ class _Pending:
     def __init__(self, frames: list[Frame]) -> None:
         self.frames: list[Frame] | None = frames
         """The request's frames while it waits for a slot (maxInFlight)."""
-        self.deferred: Deferred[list[Any]] = Deferred()
+        self.deferred: Deferred[list[Any]]
         self.timer: IDelayedCall | None = None
         self.sent: Deferred[None] | None = None
         """The send of the request while it waits in the outgoing queue."""

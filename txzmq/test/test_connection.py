@@ -752,7 +752,7 @@ class ReadPassTests(_Base):
         def broken(*args: Any, **kwargs: Any) -> zmq.Frame:
             raise zmq.ZMQError(zmq.ETERM)
 
-        self.patch(conn.socket, "recv", broken)
+        self.patch(conn, "_recv", broken)
         with capturedLogs() as events:
             conn.doRead()
         self.assertTrue(conn.closed)
