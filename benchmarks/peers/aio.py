@@ -1,0 +1,319 @@
+"""
+The zmq.asyncio peer: pyzmq's asyncio sockets on the default asyncio
+event loop, written the way its documentation suggests
+(C{await sock.recv()} in a loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from benchmarks.peers.common import (
+    END,
+    PROBE,
+    SUBSCRIBED,
+    TOPIC_SEP,
+    TOPICS,
+    SeqStats,
+    Usage,
+    describeZmq,
+    emit,
+    emitReady,
+    emitSignal,
+    latencyFields,
+    now,
+    nowNs,
+    payloadMaker,
+    seqOf,
+    subscribedCount,
+    watchStdin,
+)
+
+
+class Peer:
+    """One role of the zmq.asyncio peer, run by L{main}."""
+
+    def __init__(self, config: dict[str, Any], loop: asyncio.AbstractEventLoop):
+        self.config = config
+        self.loop = loop
+        self.context = zmq.asyncio.Context(1)
+        self.usage = Usage()
+        self.go = asyncio.Event()
+        self.stop = asyncio.Event()
+        self.partial: Callable[[], None] | None = None
+        """Reports what a role did so far when the runner stops it early."""
+        self.extras: list[Callable[[], dict[str, Any]]] = []
+        """More fields for the result, computed when it is sent."""
+        self.sockets: list[zmq.asyncio.Socket] = []
+        """Every socket, kept open until the runner says stop (a socket
+        garbage-collected with LINGER 0 would drop what it still holds)."""
+
+    def line(self, name: str) -> None:
+        if name == "go":
+            self.go.set()
+
+    def socket(self, kind: int) -> zmq.asyncio.Socket:
+        hwm = int(self.config["hwm"])
+        sock = self.context.socket(kind)
+        self.sockets.append(sock)
+        sock.set(zmq.SNDHWM, hwm)
+        sock.set(zmq.RCVHWM, hwm)
+        sock.set(zmq.LINGER, 0)
+        if self.config["bind"]:
+            sock.bind(self.config["address"])
+            emitReady(sock.getsockopt_string(zmq.LAST_ENDPOINT))
+        else:
+            sock.connect(self.config["address"])
+        return sock
+
+    def result(self, messages: int, **fields: Any) -> None:
+        for extra in self.extras:
+            fields.update(extra())
+        fields.update(self.usage.fields(messages))
+        fields.update(describeZmq())
+        emit("result", role=self.config["role"], **fields)
+
+    # Senders
+
+    async def push(self) -> None:
+        sock = self.socket(zmq.PUSH)
+        count = int(self.config["count"])
+        make = payloadMaker(int(self.config["size"]))
+        send = sock.send
+        sent = 0
+        self.partial = lambda: self.result(sent, sent=sent)
+        self.usage.mark()
+        while sent < count:
+            await send(make(sent))
+            sent += 1
+        self.partial = None
+        self.result(sent, sent=sent)
+
+    async def pub(self) -> None:
+        sock = self.socket(zmq.PUB)
+        count = int(self.config["count"])
+        make = payloadMaker(int(self.config["size"]))
+        prefixes = [tag + TOPIC_SEP for tag in TOPICS]
+        topics = len(prefixes)
+        probe = prefixes[SUBSCRIBED] + make(PROBE)
+        while not self.go.is_set():
+            await sock.send(probe)
+            await asyncio.sleep(0.001)
+        send = sock.send
+        self.usage.mark()
+        for i in range(count):
+            await send(prefixes[i % topics] + make(i // topics))
+        self.result(count, sent=count)
+        ends = [prefix + make(END) for prefix in prefixes]
+        while True:
+            for end in ends:
+                await sock.send(end)
+            await asyncio.sleep(0.001)
+
+    # Receivers
+
+    async def pull(self) -> None:
+        sock = self.socket(zmq.PULL)
+        stats = SeqStats(int(self.config["count"]))
+        self.partial = lambda: self.result(stats.received, **stats.fields())
+        recv = sock.recv
+        expect = 0
+        self.usage.mark()
+        while stats.received < stats.expected:
+            frame = await recv()
+            seq = seqOf(frame)[0]
+            if seq != expect:
+                stats.mismatch(seq, expect)
+            expect = seq + 1
+            stats.received += 1
+            if stats.firstAt is None:
+                stats.firstAt = now()
+        stats.lastAt = now()
+        self.partial = None
+        self.result(stats.received, **stats.fields())
+
+    async def floodPull(self) -> None:
+        """PULL as fast as possible while a 10 ms timer chain runs."""
+        interval = float(self.config["tick"])
+        worst = 0.0
+        ticks = 0
+        due = now() + interval
+        timer: asyncio.TimerHandle | None = None
+
+        def tick() -> None:
+            nonlocal worst, ticks, due, timer
+            late = now() - due
+            worst = max(worst, late)
+            ticks += 1
+            due = now() + interval
+            timer = self.loop.call_later(interval, tick)
+
+        def report() -> dict[str, Any]:
+            # The pending tick counts too: it may be late already.
+            if timer is not None:
+                timer.cancel()
+            return {"worst_delay_ms": max(worst, now() - due) * 1000, "ticks": ticks}
+
+        timer = self.loop.call_later(interval, tick)
+        self.extras.append(report)
+        await self.pull()
+
+    async def sub(self) -> None:
+        sock = self.socket(zmq.SUB)
+        sock.set(zmq.SUBSCRIBE, TOPICS[SUBSCRIBED])
+        stats = SeqStats(subscribedCount(int(self.config["count"])))
+        self.partial = lambda: self.result(stats.received, **stats.fields())
+        offset = len(TOPICS[SUBSCRIBED] + TOPIC_SEP)
+        recv = sock.recv
+        expect = 0
+        signalled = False
+        while True:
+            frame = await recv()
+            seq = seqOf(frame, offset)[0]
+            if seq >= PROBE:
+                if seq == END:
+                    break
+                if not signalled:
+                    signalled = True
+                    self.usage.mark()
+                    emitSignal("go")
+                continue
+            stats.lastAt = now()
+            if seq != expect:
+                stats.mismatch(seq, expect)
+            expect = seq + 1
+            stats.received += 1
+            if stats.firstAt is None:
+                stats.firstAt = stats.lastAt
+        self.partial = None
+        self.result(stats.received, **stats.fields())
+
+    # Request/reply
+
+    async def rep(self) -> None:
+        await self._serve(self.socket(zmq.REP), multipart=False)
+
+    async def router(self) -> None:
+        await self._serve(self.socket(zmq.ROUTER), multipart=True)
+
+    async def _serve(self, sock: zmq.asyncio.Socket, multipart: bool) -> None:
+        served = 0
+        self.partial = lambda: self.result(served, served=served)
+        self.usage.mark()
+        if multipart:
+            while True:
+                await sock.send_multipart(await sock.recv_multipart())
+                served += 1
+        else:
+            while True:
+                await sock.send(await sock.recv())
+                served += 1
+
+    async def req(self) -> None:
+        sock = self.socket(zmq.REQ)
+        count = int(self.config["count"])
+        make = payloadMaker(int(self.config["size"]))
+        send, recv = sock.send, sock.recv
+        for i in range(int(self.config.get("warmup", 0))):
+            await send(make(i))
+            await recv()
+        stats = SeqStats(count)
+        rtts: list[int] = []
+        self.partial = lambda: self.result(
+            stats.received, **stats.fields(), **latencyFields(rtts)
+        )
+        self.usage.mark()
+        stats.firstAt = now()
+        for i in range(count):
+            started = nowNs()
+            await send(make(i))
+            reply = await recv()
+            rtts.append(nowNs() - started)
+            seq = seqOf(reply)[0]
+            if seq != i:
+                stats.mismatch(seq, i)
+            stats.received += 1
+        stats.lastAt = now()
+        self.partial = None
+        self.result(stats.received, **stats.fields(), **latencyFields(rtts))
+
+    async def dealer(self) -> None:
+        sock = self.socket(zmq.DEALER)
+        count = int(self.config["count"])
+        window = int(self.config["inflight"])
+        make = payloadMaker(int(self.config["size"]))
+        send, recv = sock.send, sock.recv
+        stats = SeqStats(count)
+        self.partial = lambda: self.result(stats.received, **stats.fields())
+        self.usage.mark()
+        stats.firstAt = now()
+        sent = 0
+        while sent < min(window, count):
+            await send(make(sent))
+            sent += 1
+        expect = 0
+        while stats.received < count:
+            reply = await recv()
+            seq = seqOf(reply)[0]
+            if seq != expect:
+                stats.mismatch(seq, expect)
+            expect = seq + 1
+            stats.received += 1
+            if sent < count:
+                await send(make(sent))
+                sent += 1
+        stats.lastAt = now()
+        self.partial = None
+        fields = stats.fields()
+        if fields["elapsed_s"]:
+            fields["rate"] = stats.received / fields["elapsed_s"]
+        self.result(stats.received, **fields)
+
+
+ROLES: dict[str, Callable[[Peer], Coroutine[Any, Any, None]]] = {
+    "push": Peer.push,
+    "pull": Peer.pull,
+    "flood_pull": Peer.floodPull,
+    "pub": Peer.pub,
+    "sub": Peer.sub,
+    "rep": Peer.rep,
+    "req": Peer.req,
+    "rep_pipeline": Peer.router,
+    "req_pipeline": Peer.dealer,
+}
+
+
+async def run(config: dict[str, Any]) -> None:
+    loop = asyncio.get_running_loop()
+    peer = Peer(config, loop)
+
+    def onLine(name: str) -> None:
+        loop.call_soon_threadsafe(peer.line, name)
+
+    def onEnd() -> None:
+        loop.call_soon_threadsafe(peer.stop.set)
+
+    watchStdin(onLine, onEnd)
+    work = asyncio.ensure_future(ROLES[config["role"]](peer))
+    stopped = asyncio.ensure_future(peer.stop.wait())
+    await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    if not work.done():
+        # Stopped early (a stall, or a server's normal end): report what
+        # was done so far.
+        work.cancel()
+        if peer.partial is not None:
+            peer.partial()
+    else:
+        work.result()
+        await stopped
+    peer.context.destroy(linger=0)
+
+
+def main(config: dict[str, Any]) -> None:
+    """Run the role C{config["role"]} on a new asyncio event loop."""
+    asyncio.run(run(config))

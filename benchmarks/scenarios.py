@@ -1,0 +1,221 @@
+"""
+The scenario table: what each scenario runs in which process, how many
+messages, and what it reports.
+
+Every run has two processes.  The I{binder} binds (a random tcp port on
+127.0.0.1, or an ipc path in a temporary directory) and reports its
+endpoint; the I{connector} is started with that endpoint.  One of them
+ends the run (C{endsBy}: the receiver or the client) and one holds the
+headline number (C{measuredBy}).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PEER_KINDS = ("txzmq", "blocking", "aio", "txzmq1")
+"""Every kind of peer, in the order of the tables."""
+
+PEER_NAMES = {
+    "txzmq": "txzmq",
+    "blocking": "pyzmq blocking",
+    "aio": "zmq.asyncio",
+    "txzmq1": "txZMQ 1.0",
+}
+
+BASELINE = "blocking"
+"""Ratios in the table are to this kind."""
+
+TWISTED_KINDS = ("txzmq", "txzmq1")
+
+HWM = 1000
+SMALL = 64
+LARGE = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A labelled run of a scenario with its own connector kind/config."""
+
+    label: str
+    name: str
+    """How the table shows it."""
+    kind: str
+    """The connector's kind (the binder's is the scenario's)."""
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One line group of the table."""
+
+    key: str
+    title: str
+    binderRole: str
+    connectorRole: str
+    metric: str
+    """Field of the measuring side's result that the table shows."""
+    unit: str
+    higherIsBetter: bool
+    count: int
+    quickCount: int
+    transport: str = "tcp"
+    size: int = SMALL
+    measuredBy: str = "binder"
+    endsBy: str = "binder"
+    sides: tuple[str, str] = ("receiver", "sender")
+    """What the binder and the connector are, for the CPU/RSS columns."""
+    kinds: tuple[str, ...] = PEER_KINDS
+    binderKind: str | None = None
+    """A fixed kind for the binder (else the kind being measured)."""
+    connectorKind: str | None = None
+    variants: tuple[Variant, ...] = ()
+    """Variants run instead of one run per kind."""
+    notes: tuple[tuple[str, str, str], ...] = ()
+    """(side, field, format) of extra numbers shown in the notes column."""
+    config: dict[str, Any] = field(default_factory=dict)
+    """More configuration for both peers."""
+
+    @property
+    def lossExpected(self) -> bool:
+        """PUB drops what a subscriber at its high-water mark cannot take."""
+        return self.binderRole == "pub"
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        key="push_pull_tcp",
+        title="PUSH->PULL 64 B tcp",
+        binderRole="pull",
+        connectorRole="push",
+        metric="rate",
+        unit="msg/s",
+        higherIsBetter=True,
+        count=300_000,
+        quickCount=3_000,
+        notes=(("connector", "mode", "send {}"), ("connector", "window", "window {}")),
+    ),
+    Scenario(
+        key="push_pull_ipc",
+        title="PUSH->PULL 64 B ipc",
+        binderRole="pull",
+        connectorRole="push",
+        metric="rate",
+        unit="msg/s",
+        higherIsBetter=True,
+        count=300_000,
+        quickCount=3_000,
+        transport="ipc",
+    ),
+    Scenario(
+        key="pub_sub",
+        title="PUB->SUB 64 B, 4 topics, 1 subscribed",
+        binderRole="pub",
+        connectorRole="sub",
+        metric="rate",
+        unit="msg/s",
+        higherIsBetter=True,
+        count=400_000,
+        quickCount=1_600,
+        measuredBy="connector",
+        endsBy="connector",
+        sides=("pub", "sub"),
+        notes=(("connector", "received", "got {:,}"),),
+    ),
+    Scenario(
+        key="push_pull_64k",
+        title="PUSH->PULL 64 KiB tcp",
+        binderRole="pull",
+        connectorRole="push",
+        metric="rate",
+        unit="msg/s",
+        higherIsBetter=True,
+        count=20_000,
+        quickCount=300,
+        size=LARGE,
+    ),
+    Scenario(
+        key="req_rep_latency",
+        title="REQ/REP round trip, 1 in flight",
+        binderRole="rep",
+        connectorRole="req",
+        metric="p50_us",
+        unit="us p50",
+        higherIsBetter=False,
+        count=5_000,
+        quickCount=200,
+        measuredBy="connector",
+        endsBy="connector",
+        sides=("server", "client"),
+        notes=(("connector", "p99_us", "p99 {:.0f} us"),),
+        config={"warmup": 200},
+    ),
+    Scenario(
+        key="req_rep_pipelined",
+        title="REQ/REP pipelined, 100 in flight",
+        binderRole="rep_pipeline",
+        connectorRole="req_pipeline",
+        metric="rate",
+        unit="req/s",
+        higherIsBetter=True,
+        count=100_000,
+        quickCount=1_000,
+        measuredBy="connector",
+        endsBy="connector",
+        sides=("server", "client"),
+        config={"inflight": 100},
+    ),
+    Scenario(
+        key="flood",
+        title="Flood 200k into one PULL + 10 ms timer",
+        binderRole="flood_pull",
+        connectorRole="push",
+        metric="worst_delay_ms",
+        unit="ms worst",
+        higherIsBetter=False,
+        count=200_000,
+        quickCount=5_000,
+        kinds=("txzmq", "aio", "txzmq1"),
+        connectorKind="blocking",
+        notes=(("binder", "rate", "{:,.0f} msg/s"),),
+        config={"tick": 0.01},
+    ),
+    Scenario(
+        key="flow",
+        title="Flow control: 1M x 64 B into a reader at 1/10 rate",
+        binderRole="paced_pull",
+        connectorRole="flow_push",
+        metric="rss_growth_mb",
+        unit="MB RSS growth",
+        higherIsBetter=False,
+        count=1_000_000,
+        quickCount=5_000,
+        measuredBy="connector",
+        binderKind="blocking",
+        variants=(
+            Variant("deferred", "txzmq pushDeferred", "txzmq", {"mode": "deferred"}),
+            Variant("producer", "txzmq producer", "txzmq", {"mode": "producer"}),
+            Variant("retry", "txzmq push+retry", "txzmq", {"mode": "retry"}),
+            Variant(
+                "txzmq1-hwm0",
+                "txZMQ 1.0, HWM 0",
+                "txzmq1",
+                {"mode": "retry", "hwm": 0},
+            ),
+        ),
+        notes=(
+            ("binder", "rate", "{:,.0f} msg/s"),
+            ("connector", "max_queued", "max queued {}"),
+            ("connector", "pauses", "{} pauses"),
+        ),
+    ),
+)
+
+BY_KEY = {scenario.key: scenario for scenario in SCENARIOS}
+
+CALIBRATION_COUNT = 200_000
+"""Messages of the unthrottled run that sets the flow reader's pace."""
+
+PACE_FRACTION = 0.1
+"""The flow scenario's reader reads at this fraction of the sender's rate."""
