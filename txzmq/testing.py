@@ -32,9 +32,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import zmq
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.testing import MemoryReactorClock
 
 from txzmq.connection import ZmqConnection
+from txzmq.errors import ZmqConnectionClosedError
 from txzmq.factory import ZmqFactory
 
 __all__ = ["FakeContext", "FakeFactory", "FakeFrame", "FakeSocket"]
@@ -69,15 +71,17 @@ class FakeSocket:
     @ivar sentMessages: every whole message sent, as lists of bytes.
     @ivar incoming: messages waiting to be received.
     @ivar options: socket options set, by option number.
-    @ivar bound: addresses bound (random tcp ports resolved).
+    @ivar bound: addresses bound, as given (C{LAST_ENDPOINT} resolves
+        C{*} hosts and ports, as libzmq does).
     @ivar connected: addresses connected.
     @ivar room: how many more messages it takes before sends fail with
         C{zmq.Again} (None: unlimited), to test high-water-mark handling.
     @ivar closed: whether C{close()} was called.
+    @ivar subscriptions: the SUB subscriptions held, in order.
     """
 
     def __init__(self, socketType: int) -> None:
-        self.socketType = socketType
+        self.socketType = self.type = socketType
         self.sentMessages: list[list[bytes]] = []
         self.incoming: deque[list[bytes]] = deque()
         self.options: dict[int, Any] = {}
@@ -85,6 +89,8 @@ class FakeSocket:
         self.connected: list[str] = []
         self.room: int | None = None
         self.closed = False
+        self.subscriptions: list[bytes] = []
+        self._last = ""
         self._fd = next(_fds)
         self._partial: list[bytes] = []
         self._frames: deque[FakeFrame] = deque()
@@ -94,6 +100,10 @@ class FakeSocket:
     def set(self, option: int, value: Any) -> None:
         self._checkOpen()
         self.options[option] = value
+        if option == zmq.SUBSCRIBE:
+            self.subscriptions.append(value)
+        elif option == zmq.UNSUBSCRIBE and value in self.subscriptions:
+            self.subscriptions.remove(value)
 
     setsockopt = set
 
@@ -109,7 +119,9 @@ class FakeSocket:
                 events |= zmq.POLLOUT
             return events
         if option == zmq.LAST_ENDPOINT:
-            return (self.bound[-1] if self.bound else "").encode()
+            return self._last.encode()
+        if option == zmq.TYPE:
+            return self.socketType
         return self.options.get(option, 0)
 
     getsockopt = get
@@ -125,13 +137,20 @@ class FakeSocket:
 
     def bind(self, address: str) -> None:
         self._checkOpen()
-        if address.startswith("tcp://") and address.endswith(":*"):
-            address = f"{address[:-2]}:{next(_ports)}"
         self.bound.append(address)
+        if address.startswith("tcp://"):
+            host, _, port = address[len("tcp://") :].rpartition(":")
+            if host == "*":
+                host = "0.0.0.0"
+            if port == "*":
+                port = str(next(_ports))
+            address = f"tcp://{host}:{port}"
+        self._last = address
 
     def connect(self, address: str) -> None:
         self._checkOpen()
         self.connected.append(address)
+        self._last = address
 
     def monitor(self, address: str | None, events: int = 0) -> None:
         raise NotImplementedError("FakeSocket has no connection events")
@@ -202,14 +221,55 @@ class FakeContext:
         self.terminated = True
 
 
+class _MemoryReactorClock(MemoryReactorClock):
+    """A MemoryReactorClock whose system event triggers can be removed."""
+
+    def addSystemEventTrigger(
+        self, phase: str, eventType: str, callable: Any, *args: Any, **kw: Any
+    ) -> Any:
+        trigger = (callable, args, kw)
+        self.triggers.setdefault(phase, {}).setdefault(eventType, []).append(trigger)
+        return (phase, eventType, trigger)
+
+    def removeSystemEventTrigger(self, triggerID: Any) -> None:
+        phase, eventType, trigger = triggerID
+        self.triggers[phase][eventType].remove(trigger)
+
+
 class FakeFactory(ZmqFactory):
     """
     A L{ZmqFactory} whose connections use L{FakeSocket}s, on a
     C{MemoryReactorClock} (C{factory.reactor}) unless given a reactor.
     """
 
-    def __init__(self, reactor: Any = None) -> None:
-        super().__init__(MemoryReactorClock() if reactor is None else reactor)
+    def __init__(
+        self,
+        reactor: Any = None,
+        *,
+        ioThreads: int | None = None,
+        lingerPeriod: int | None = None,
+    ) -> None:
+        """
+        @param reactor: a fake reactor providing C{IReactorFDSet} and
+            C{IReactorTime}, such as C{MemoryReactorClock} (the default);
+            a real reactor cannot watch fake sockets.
+        """
+        if reactor is None:
+            reactor = _MemoryReactorClock()
+        elif not isinstance(reactor, MemoryReactorClock):
+            raise TypeError(
+                "FakeFactory needs a fake reactor such as MemoryReactorClock: "
+                "a real reactor cannot watch fake sockets"
+            )
+        super().__init__(reactor, ioThreads=ioThreads, lingerPeriod=lingerPeriod)
+
+    def __repr__(self) -> str:
+        return "FakeFactory()"
+
+    def terminate(self) -> Deferred[None]:
+        """Shut down at once: a fake context never blocks."""
+        self.shutdown()
+        return succeed(None)
 
     def _newContext(self) -> Any:
         return FakeContext()
@@ -222,11 +282,20 @@ class FakeFactory(ZmqFactory):
         """
         socket = _fakeSocket(connection)
         for message in messages:
-            if isinstance(message, (bytes, str)) or not all(
-                isinstance(frame, bytes) for frame in message
+            if (
+                isinstance(message, (bytes, str))
+                or not message
+                or not all(isinstance(frame, bytes) for frame in message)
             ):
-                raise TypeError("each message must be a list of bytes frames")
-            socket.incoming.append(list(message))
+                raise TypeError(
+                    "each message must be a non-empty list of bytes frames, "
+                    f"not {message!r}"
+                )
+        if connection.closed:
+            raise ZmqConnectionClosedError(f"{connection!r} has been shut down")
+        if not connection._canReceive:
+            raise TypeError(f"{type(connection).__name__} does not receive messages")
+        socket.incoming.extend(list(message) for message in messages)
         connection.doRead()
 
     def sent(self, connection: ZmqConnection) -> list[list[bytes]]:
@@ -243,9 +312,9 @@ class FakeFactory(ZmqFactory):
         requests = socket.sentMessages
         if answered >= len(requests):
             raise ValueError("every request sent has been answered already")
-        socket._answered = answered + 1  # type: ignore[attr-defined]
         requestId = requests[answered][0]
         self.deliver(connection, [requestId, b"", *parts])
+        socket._answered = answered + 1  # type: ignore[attr-defined]
 
     def setRoom(self, connection: ZmqConnection, room: int | None) -> None:
         """

@@ -1,6 +1,7 @@
 """
 Tests for L{txzmq._options}: setting checks and their mapping to
-C{setsockopt} calls.
+C{setsockopt} calls, and (L{ConnectionOptionsTests}) the options a
+connection sets on its socket, seen on a fake socket.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import zmq
 from twisted.trial.unittest import SynchronousTestCase
 
+from txzmq import ZmqConnection, ZmqPullConnection, ZmqXPubConnection
 from txzmq._options import (
     SOCKET_OPTIONS,
     SocketOption,
@@ -19,6 +21,7 @@ from txzmq._options import (
     positiveInt,
     socketOptionCalls,
 )
+from txzmq.testing import FakeContext, FakeFactory, FakeSocket
 
 ALLOWED = {name: option.validate for name, option in SOCKET_OPTIONS.items()}
 ALLOWED["readBatchSize"] = positiveInt
@@ -121,9 +124,7 @@ class CheckSettingsTests(SynchronousTestCase):
         e = self.assertRaises(
             TypeError, checkSettings, {"a": anyInt, "b": anyInt}, {"zz": 1, "yy": 2}
         )
-        self.assertEqual(
-            str(e), "unknown setting(s) yy, zz; known settings are a, b"
-        )
+        self.assertEqual(str(e), "unknown setting(s) yy, zz; known settings are a, b")
 
     def test_unknownBeforeValues(self) -> None:
         """
@@ -135,7 +136,9 @@ class CheckSettingsTests(SynchronousTestCase):
         self.assertIn("bogus", str(e))
 
     def test_wrongType(self) -> None:
-        e = self.assertRaises(TypeError, checkSettings, ALLOWED, {"highWaterMark": "10"})
+        e = self.assertRaises(
+            TypeError, checkSettings, ALLOWED, {"highWaterMark": "10"}
+        )
         self.assertIn("highWaterMark must be an int", str(e))
 
     def test_boolForInt(self) -> None:
@@ -145,7 +148,12 @@ class CheckSettingsTests(SynchronousTestCase):
         self.assertRaises(TypeError, checkSettings, ALLOWED, {"readBatchSize": True})
 
     def test_negative(self) -> None:
-        for name in ("highWaterMark", "sendHighWaterMark", "receiveHighWaterMark", "lingerPeriod"):
+        for name in (
+            "highWaterMark",
+            "sendHighWaterMark",
+            "receiveHighWaterMark",
+            "lingerPeriod",
+        ):
             e = self.assertRaises(ValueError, checkSettings, ALLOWED, {name: -1})
             self.assertIn(name, str(e))
         self.assertRaises(ValueError, checkSettings, ALLOWED, {"multicastRate": 0})
@@ -298,3 +306,106 @@ class SocketOptionCallsTests(SynchronousTestCase):
                 self.assertIsInstance(sockopt, int)
             sensible = b"domain" if name == "zapDomain" else 1
             self.assertEqual(option.validate(name, sensible), sensible)
+
+
+class ConnectionOptionsTests(SynchronousTestCase):
+    """
+    The settings of a connection as they reach its socket, seen on the
+    L{txzmq.testing.FakeSocket} of a L{FakeFactory}: its C{options} holds
+    only the options actually set, so "left to libzmq's default" is
+    visible as an absent option (on a real socket it can only be told
+    from libzmq's default value).
+    """
+
+    def setUp(self) -> None:
+        self.factory = FakeFactory()
+        self.addCleanup(self.factory.shutdown)
+
+    def options(self, connection: ZmqConnection) -> dict[int, object]:
+        socket = connection.socket
+        assert isinstance(socket, FakeSocket)
+        return socket.options
+
+    def sockets(self) -> list[FakeSocket]:
+        context = self.factory.context
+        assert isinstance(context, FakeContext)
+        return context.sockets
+
+    def test_defaults(self) -> None:
+        """
+        A connection made without settings sets the finite high-water
+        mark, the factory's linger, and the defaults txzmq chose itself;
+        the options left "unset" are never set.
+        """
+        self.assertEqual(
+            self.options(ZmqPullConnection(self.factory)),
+            {
+                zmq.LINGER: 100,
+                zmq.SNDHWM: 1000,
+                zmq.RCVHWM: 1000,
+                zmq.RATE: 100,
+                zmq.RECONNECT_IVL: 100,
+            },
+        )
+
+    def test_lingerFromFactory(self) -> None:
+        self.factory.lingerPeriod = 42
+        self.assertEqual(self.options(ZmqPullConnection(self.factory))[zmq.LINGER], 42)
+        own = ZmqPullConnection(self.factory, lingerPeriod=0)
+        self.assertEqual(self.options(own)[zmq.LINGER], 0)
+
+    def test_specificHighWaterMarksWin(self) -> None:
+        options = self.options(
+            ZmqPullConnection(self.factory, sendHighWaterMark=3, highWaterMark=5)
+        )
+        self.assertEqual((options[zmq.SNDHWM], options[zmq.RCVHWM]), (3, 5))
+
+    def test_keepaliveSetWhenGiven(self) -> None:
+        options = self.options(
+            ZmqPullConnection(self.factory, tcpKeepalive=1, tcpKeepaliveIdle=60)
+        )
+        self.assertEqual(options[zmq.TCP_KEEPALIVE], 1)
+        self.assertEqual(options[zmq.TCP_KEEPALIVE_IDLE], 60)
+        self.assertNotIn(zmq.TCP_KEEPALIVE_CNT, options)
+
+    def test_explicitUnsetRestoresDefault(self) -> None:
+        """
+        Asking for "unset" again with C{setSocketOptions} sets libzmq's
+        default back (the C{reset} of the table).
+        """
+        pull = ZmqPullConnection(self.factory, tcpKeepalive=1, zapDomain=b"d")
+        pull.setSocketOptions(tcpKeepalive=0, reconnectInterval=0, zapDomain=None)
+        options = self.options(pull)
+        self.assertEqual(options[zmq.TCP_KEEPALIVE], -1)
+        self.assertEqual(options[zmq.RECONNECT_IVL], 100)
+        self.assertEqual(options[zmq.ZAP_DOMAIN], b"")
+
+    def test_verboseSubscriptions(self) -> None:
+        self.assertNotIn(
+            zmq.XPUB_VERBOSE, self.options(ZmqXPubConnection(self.factory))
+        )
+        xpub = ZmqXPubConnection(self.factory, verboseSubscriptions=True)
+        self.assertIs(self.options(xpub)[zmq.XPUB_VERBOSE], True)
+        xpub.setSocketOptions(verboseSubscriptions=False)
+        self.assertIs(self.options(xpub)[zmq.XPUB_VERBOSE], False)
+
+    def test_badSettingsMakeNoSocket(self) -> None:
+        """
+        Settings are checked before the socket is made: a bad one leaves
+        no socket behind.
+        """
+        self.assertRaises(TypeError, ZmqPullConnection, self.factory, hwm=5)
+        self.assertRaises(TypeError, ZmqPullConnection, self.factory, highWaterMark="5")
+        self.assertRaises(ValueError, ZmqPullConnection, self.factory, lingerPeriod=-1)
+        self.assertEqual(self.sockets(), [])
+        self.assertEqual(self.factory.connections, set())
+
+    def test_setSocketOptionsChecksFirst(self) -> None:
+        pull = ZmqPullConnection(self.factory)
+        before = dict(self.options(pull))
+        self.assertRaises(
+            ValueError, pull.setSocketOptions, highWaterMark=3, lingerPeriod=-1
+        )
+        self.assertRaises(TypeError, pull.setSocketOptions, highWaterMark=3, bogus=1)
+        self.assertEqual(self.options(pull), before)
+        self.assertEqual(pull.highWaterMark, 1000)

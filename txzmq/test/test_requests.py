@@ -1,13 +1,15 @@
 """
 Tests for L{txzmq._requests}: request ids and the table of pending
-requests.
+requests, on their own and as a REQ connection uses them.
 """
 
 from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from txzmq import ZmqREQConnection
 from txzmq._requests import RequestIds, RequestTable
+from txzmq.testing import FakeFactory
 
 
 class RequestIdsTests(SynchronousTestCase):
@@ -157,3 +159,70 @@ class RequestTableTests(SynchronousTestCase):
         self.assertEqual(drained, ["a"])
         self.assertEqual(len(table), 1)
         self.assertEqual(table.complete(b"new"), "new")
+
+
+class RequestIdsOnTheWireTests(SynchronousTestCase):
+    """
+    The rules above, as a L{ZmqREQConnection} applies them to the requests
+    it sends, seen on a L{txzmq.testing.FakeFactory} (no sockets): the
+    first frame of each request sent is its id.
+    """
+
+    def setUp(self) -> None:
+        self.factory = FakeFactory()
+        self.clock = self.factory.reactor
+        self.addCleanup(self.factory.shutdown)
+
+    def ids(self, req: ZmqREQConnection) -> list[bytes]:
+        return [frames[0] for frames in self.factory.sent(req)]
+
+    def test_shape(self) -> None:
+        """
+        One random 8-byte prefix per connection, then a counter from 1.
+        """
+        req = ZmqREQConnection(self.factory)
+        for _ in range(3):
+            req.sendMsg(b"q").addErrback(lambda f: None)
+        ids = self.ids(req)
+        self.assertEqual({len(i) for i in ids}, {16})
+        self.assertEqual(len({i[:8] for i in ids}), 1)
+        self.assertEqual([int.from_bytes(i[8:], "big") for i in ids], [1, 2, 3])
+
+    def test_prefixPerConnection(self) -> None:
+        first, second = ZmqREQConnection(self.factory), ZmqREQConnection(self.factory)
+        first.sendMsg(b"q").addErrback(lambda f: None)
+        second.sendMsg(b"q").addErrback(lambda f: None)
+        [a], [b] = self.ids(first), self.ids(second)
+        self.assertNotEqual(a[:8], b[:8])
+
+    def test_neverReused(self) -> None:
+        """
+        Ids of requests that timed out or were cancelled are not given
+        again, so a late reply cannot answer a newer request.
+        """
+        req = ZmqREQConnection(self.factory)
+        timedOut = req.sendMsg(b"1", timeout=1)
+        self.clock.advance(1)
+        self.failureResultOf(timedOut)
+        cancelled = req.sendMsg(b"2")
+        cancelled.cancel()
+        self.failureResultOf(cancelled)
+        current = req.sendMsg(b"3")
+        ids = self.ids(req)
+        self.assertEqual(len(set(ids)), 3)
+        self.factory.deliver(req, [ids[0], b"", b"late"], [ids[1], b"", b"late"])
+        self.assertNoResult(current)
+        self.factory.deliver(req, [ids[2], b"", b"answer"])
+        self.assertEqual(self.successResultOf(current), [b"answer"])
+
+    def test_shutdownFailsOldestFirst(self) -> None:
+        """
+        At shutdown the table is drained oldest first: the pending requests
+        fail in the order they were sent.
+        """
+        req = ZmqREQConnection(self.factory)
+        failed: list[bytes] = []
+        for name in (b"a", b"b", b"c"):
+            req.sendMsg(name).addErrback(lambda f, name: failed.append(name), name)
+        req.shutdown()
+        self.assertEqual(failed, [b"a", b"b", b"c"])
