@@ -190,7 +190,7 @@ class ZmqConnection:
     def __init__(
         self,
         factory: ZmqFactory,
-        endpoint: ZmqEndpoint | None = None,
+        endpoint: ZmqEndpoint | str | None = None,
         identity: bytes | None = None,
         **settings: Any,
     ) -> None:
@@ -204,7 +204,9 @@ class ZmqConnection:
         C{__init__} after calling this one.
 
         @param factory: the factory owning the ZeroMQ context and reactor.
-        @param endpoint: a first endpoint to bind or connect to.
+        @param endpoint: a first endpoint to bind or connect to: a
+            L{ZmqEndpoint} or its string form, such as
+            C{"bind:tcp://*:5555"}.
         @param identity: the socket's routing identity (bytes).
         @param settings: per-connection settings; see the class docstring.
         @raise TypeError: for an unknown setting or a value of the wrong
@@ -321,7 +323,7 @@ class ZmqConnection:
         self._buffer.bound = self.receiveBufferSize
         self._updateReading()
 
-    def addEndpoints(self, endpoints: Iterable[ZmqEndpoint]) -> None:
+    def addEndpoints(self, endpoints: Iterable[ZmqEndpoint | str]) -> None:
         """
         Bind or connect to more endpoints.
 
@@ -1033,7 +1035,8 @@ class ZmqConnection:
 
         @param endpoint: the address as given to bind or connect (a bound
             tcp port is reported resolved).
-        @param timeout: seconds before it fails with C{TimeoutError}.
+        @param timeout: seconds before it fails with
+            C{twisted.internet.defer.TimeoutError}.
         @return: a Deferred firing with the handshake event, or None when
             a peer was already connected.
         """
@@ -1051,7 +1054,8 @@ class ZmqConnection:
         """
         A Deferred that fires with the next disconnection of a peer.
 
-        @param timeout: seconds before it fails with C{TimeoutError}.
+        @param timeout: seconds before it fails with
+            C{twisted.internet.defer.TimeoutError}.
         """
         self._checkOpen()
         if self._monitor is None:

@@ -229,7 +229,8 @@ class ZmqXPubConnection(ZmqPubConnection):
         published under C{tag}: at once if one would, else when its
         subscription arrives.  It fires with the matching subscription.
 
-        @param timeout: seconds before it fails with C{TimeoutError}.
+        @param timeout: seconds before it fails with
+            C{twisted.internet.defer.TimeoutError}.
         """
         self._checkOpen()
         tagBytes = encodeText(tag, "tag")
