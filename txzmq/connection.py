@@ -613,7 +613,10 @@ class ZmqConnection:
                 self._afterSend()
             return
         self._checkOpen()
-        frames = toFrames(message)
+        self._sendChecked(toFrames(message))
+
+    def _sendChecked(self, frames: list[Frame]) -> None:
+        """L{send} for frames already checked."""
         if self._queue:
             raise ZmqWouldBlockError(
                 f"{type(self).__name__} cannot send now: {len(self._queue)} "
@@ -730,7 +733,7 @@ class ZmqConnection:
         """
         codec = self.codec
         if codec is None:
-            return list(frames)
+            return frames if type(frames) is list else list(frames)
         try:
             return [codec.decode(frame) for frame in frames]
         except Exception as e:

@@ -321,7 +321,7 @@ class ZmqREPConnection(ZmqConnection):
         parts = self._encodeParts(messageParts)
         routing = self._takeRoute(messageId)
         try:
-            self.send(buildReply(routing, messageId, parts))
+            self._sendChecked(buildReply(routing, messageId, parts))
         except BaseException:
             self._routingInfo[messageId] = routing
             raise

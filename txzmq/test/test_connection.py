@@ -1626,16 +1626,16 @@ class REPTests(_Base):
         d = req.sendMsg(b"q")
         self.rep.doRead()
         messageId = self.rep.requests[0][0]
-        original = self.rep.send
+        original = self.rep._sendNow
         attempts: list[Any] = []
 
-        def send(message: Any) -> None:
-            attempts.append(message)
+        def sendNow(frames: Any) -> bool:
+            attempts.append(frames)
             if len(attempts) == 1:
-                raise ZmqWouldBlockError("full")
-            original(message)
+                return False
+            return original(frames)
 
-        self.patch(self.rep, "send", send)
+        self.patch(self.rep, "_sendNow", sendNow)
         self.assertRaises(ZmqWouldBlockError, self.rep.reply, messageId, b"r")
         self.rep.reply(messageId, b"r")
         self.assertEqual(len(attempts), 2)
