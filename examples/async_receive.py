@@ -25,11 +25,12 @@ it.
 
 This program does two things:
 
-  1. pub/sub: a subscriber takes weather readings with C{async for}.  It
-     first waits for the publisher with C{receive()} and a short timeout,
-     publishing a probe until one gets through (a PUB socket drops what it
-     publishes before the subscription has arrived).  Among the readings,
-     one raw frame of broken JSON is published: it is logged and dropped.
+  1. pub/sub: the publisher, a C{ZmqXPubConnection}, first waits with
+     C{whenSubscribed()} until the subscription has reached it (a PUB
+     socket drops what it publishes before that: the "slow joiner"
+     problem).  The subscriber takes the first reading with C{receive()}
+     and a timeout, the others with C{async for}.  Among the readings, one
+     raw frame of broken JSON is published: it is logged and dropped.
      Then the subscriber is shut down, which ends its C{async for} loop;
   2. request/reply: a JSON calculator whose C{gotMessage} I{returns} its
      reply -- a value right away, or a Deferred for the slow operation --
@@ -71,16 +72,14 @@ from txzmq import (
     ZmqEndpoint,
     ZmqEndpointType,
     ZmqFactory,
-    ZmqPubConnection,
     ZmqREPConnection,
     ZmqREQConnection,
     ZmqSubConnection,
+    ZmqXPubConnection,
     jsonCodec,
 )
 
 TIMEOUT = 5.0  # seconds: give up (and exit 1) if messages are missing by then
-PROBE_TIMEOUT = 0.05  # seconds to wait for each probe
-PROBE = b"probe"
 
 READINGS: list[tuple[bytes, Any]] = [
     (b"weather.paris", {"temperature": 18.5, "sky": "cloudy"}),
@@ -121,51 +120,50 @@ class LogCounter:
 # 1. Publish/subscribe with receive(), async for and JSON
 
 
-async def waitForSubscriber(
-    reactor: IReactorTime, publisher: ZmqPubConnection, subscriber: ZmqSubConnection
-) -> int:
-    """
-    Publish a probe and wait for it with C{receive()}, PROBE_TIMEOUT
-    seconds at a time, until one arrives.  Return the number of probes
-    published.
-    """
-    deadline = reactor.seconds() + TIMEOUT
-    probes = 0
-    while reactor.seconds() < deadline:
-        publisher.publish({"probe": probes}, PROBE)
-        probes += 1
-        try:
-            value, tag = await subscriber.receive().addTimeout(PROBE_TIMEOUT, reactor)
-        except defer.TimeoutError:
-            continue  # the receive was cancelled; nothing is lost
-        if tag == PROBE:
-            return probes
-    raise RuntimeError("the subscriber never connected")
-
-
 async def collectReadings(
-    subscriber: ZmqSubConnection, expected: int, gotAll: Deferred[None]
+    reactor: IReactorTime,
+    subscriber: ZmqSubConnection,
+    expected: int,
+    gotAll: Deferred[None],
 ) -> list[tuple[bytes, Any]]:
     """
-    Take readings with C{async for} until the subscriber is shut down;
-    fire C{gotAll} once C{expected} readings are in.
+    Take the first reading with C{receive()}, the others with C{async for}
+    until the subscriber is shut down; fire C{gotAll} once C{expected}
+    readings are in.
     """
-    readings = []
-    async for value, tag in subscriber:
-        if tag == PROBE:
-            continue  # a late probe
+    readings: list[tuple[bytes, Any]] = []
+
+    def take(value: Any, tag: bytes) -> None:
         readings.append((tag, value))
         print(f"  subscriber <- {tag.decode():<14} {value!r}")
         if len(readings) == expected:
             gotAll.callback(None)
+
+    # A receive() that times out (or is cancelled) loses nothing: the
+    # message goes to the next receive, or here to the async for loop.
+    try:
+        value, tag = await subscriber.receive().addTimeout(TIMEOUT, reactor)
+    except defer.TimeoutError:
+        print("  subscriber: no reading within the timeout")
+    else:
+        take(value, tag)
+        async for value, tag in subscriber:
+            take(value, tag)
     print("  subscriber: the async for loop ended (connection shut down)")
+    if readings:
+        print(
+            f"  subscriber: 1 reading taken with receive(), {len(readings) - 1} "
+            "with async for"
+        )
     return readings
 
 
 async def pubsub(
     reactor: IReactorTime, factory: ZmqFactory, address: str, log: LogCounter
 ) -> list[str]:
-    publisher = ZmqPubConnection(
+    # An XPUB publisher sees subscriptions arrive (they are also kept for
+    # its own receive(), unused here).
+    publisher = ZmqXPubConnection(
         factory, ZmqEndpoint(ZmqEndpointType.bind, address), codec=jsonCodec
     )
     # No gotMessage override: the subscriber keeps its messages for
@@ -174,15 +172,18 @@ async def pubsub(
         factory, ZmqEndpoint(ZmqEndpointType.connect, address), codec=jsonCodec
     )
     subscriber.subscribe(b"weather.")
-    subscriber.subscribe(PROBE)
     print(f"pub/sub on {address}")
 
-    probes = await waitForSubscriber(reactor, publisher, subscriber)
-    print(f"  the subscriber is there (probes published: {probes})")
+    # No sleep, no probe: publish once the subscription has arrived.
+    try:
+        subscription = await publisher.whenSubscribed(b"weather.", timeout=TIMEOUT)
+    except defer.TimeoutError:
+        return ["the subscriber never connected"]
+    print(f"  the publisher has the subscription to {subscription!r}")
 
     gotAll: Deferred[None] = Deferred()
     collecting = Deferred.fromCoroutine(
-        collectReadings(subscriber, len(READINGS), gotAll)
+        collectReadings(reactor, subscriber, len(READINGS), gotAll)
     )
     warningsBefore = log.warnings
     for index, (tag, value) in enumerate(READINGS):

@@ -16,6 +16,12 @@ A publisher cannot vouch for every peer, so validating at the receiving
 end is the only safe choice; the example publishes three broken payloads
 on purpose to prove it.
 
+The publisher is a C{ZmqXPubConnection}: it sees subscriptions arrive, and
+C{whenSubscribed(topic)} tells it when the subscriber would receive what it
+publishes under C{topic}.  Publishing only then avoids the "slow joiner"
+loss (a PUB socket drops what it publishes before a subscription reached
+it) without sleeping or probing.
+
 The sockets talk over ipc (a Unix socket in a temporary directory), and the
 program stops by itself:
 
@@ -37,18 +43,17 @@ from typing import Any
 from twisted.internet import defer
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.task import LoopingCall, react
+from twisted.internet.task import react
 
 from txzmq import (
     ZmqEndpoint,
     ZmqEndpointType,
     ZmqFactory,
-    ZmqPubConnection,
     ZmqSubConnection,
+    ZmqXPubConnection,
 )
 
 TIMEOUT = 5.0  # seconds: give up (and exit 1) if messages are missing by then
-PROBE = b"probe"
 
 
 class BadPayloadError(ValueError):
@@ -83,11 +88,16 @@ def decodeReading(payload: bytes) -> tuple[datetime, dict[str, Any]]:
     return sent, envelope["data"]
 
 
-class ReadingPublisher(ZmqPubConnection):
-    """Publishes timestamped JSON readings."""
+class ReadingPublisher(ZmqXPubConnection):
+    """Publishes timestamped JSON readings; sees who subscribes to what."""
 
     def publishReading(self, topic: bytes, data: dict[str, Any]) -> None:
         self.publish(encodeReading(data, datetime.now(timezone.utc)), topic)
+
+    def gotSubscription(self, tag: bytes, subscribed: bool) -> None:
+        print(
+            f"  publisher: {'subscription to' if subscribed else 'unsubscription from'} {tag!r}"
+        )
 
 
 class ReadingSubscriber(ZmqSubConnection):
@@ -98,14 +108,10 @@ class ReadingSubscriber(ZmqSubConnection):
     ) -> None:
         super().__init__(factory, endpoint)
         self.onAny = onAny
-        self.sawProbe = False
         self.readings: list[tuple[bytes, dict[str, Any]]] = []
         self.rejected: list[tuple[bytes, str]] = []
 
     def gotMessage(self, message: bytes, tag: bytes) -> None:
-        if tag == PROBE:
-            self.sawProbe = True
-            return
         try:
             sent, data = decodeReading(message)
         except BadPayloadError as e:
@@ -116,37 +122,6 @@ class ReadingSubscriber(ZmqSubConnection):
             age = (datetime.now(timezone.utc) - sent).total_seconds() * 1000
             print(f"  reading   {tag.decode():<16} {data} ({age:.1f} ms old)")
         self.onAny()
-
-
-def publishProbesUntil(
-    reactor: IReactorTime,
-    publisher: ZmqPubConnection,
-    ready: Callable[[], bool],
-    timeout: float = TIMEOUT,
-) -> Deferred[bool]:
-    """
-    Publish a probe every 20 ms until C{ready()} is true (fires True) or the
-    timeout passes (fires False).
-
-    Why: a PUB socket drops messages published before the subscriber's
-    subscription has reached it ("slow joiner").  Rather than sleep, wait
-    until a probe gets through.  (A later txzmq feature, connection events,
-    will replace this loop.)
-    """
-    deadline = reactor.seconds() + timeout
-    result: Deferred[bool] = Deferred()
-
-    def tick() -> None:
-        if ready() or reactor.seconds() > deadline:
-            loop.stop()
-            result.callback(ready())
-        else:
-            publisher.publish(b"", PROBE)
-
-    loop = LoopingCall(tick)
-    loop.clock = reactor
-    loop.start(0.02)
-    return result
 
 
 async def main(reactor: IReactorTime) -> None:
@@ -186,11 +161,15 @@ async def run(reactor: IReactorTime, factory: ZmqFactory, address: str) -> None:
         factory, ZmqEndpoint(ZmqEndpointType.connect, address), check
     )
     subscriber.subscribe(b"sensors.")
-    subscriber.subscribe(PROBE)
 
-    if not await publishProbesUntil(reactor, publisher, lambda: subscriber.sawProbe):
+    # No sleep, no probe: wait until the subscription has reached the
+    # publisher.  Then what it publishes under b"sensors.kitchen" is sent
+    # to the subscriber (b"sensors." is a prefix of that tag).
+    try:
+        await publisher.whenSubscribed(b"sensors.kitchen", timeout=TIMEOUT)
+    except defer.TimeoutError:
         print("FAILED: the subscriber never connected")
-        raise SystemExit(1)
+        raise SystemExit(1) from None
 
     # Good and bad payloads, interleaved.
     for (topic, data), (badTopic, payload) in zip(good, bad, strict=True):

@@ -18,6 +18,11 @@ pyzmq tutorials send the topic as a first frame and the body as a second
 (C{[topic, body]}); txzmq's own C{publish()} sends one frame,
 C{topic + NUL + body}.  C{gotMessage(body, topic)} gets both the same way.
 
+Both appliances publish on a C{ZmqXPubConnection}, a publisher that sees
+subscriptions arrive: each waits with C{whenSubscribed(topic)} until the
+mirror's subscription has reached it, then publishes.  Nothing published
+after that is lost to the "slow joiner" problem, and nothing sleeps.
+
 Everything runs in this one process over TCP on random local ports, and
 the program stops by itself:
 
@@ -34,18 +39,17 @@ import zmq
 from twisted.internet import defer
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.task import LoopingCall, react
+from twisted.internet.task import react
 
 from txzmq import (
     ZmqEndpoint,
     ZmqEndpointType,
     ZmqFactory,
-    ZmqPubConnection,
     ZmqSubConnection,
+    ZmqXPubConnection,
 )
 
 TIMEOUT = 5.0  # seconds: give up (and exit 1) if messages are missing by then
-PROBE = b"probe."  # probes are tagged b"probe.<appliance>"
 
 UPDATES = {
     b"coffee": [b"heating water", b"brewing", b"ready"],
@@ -59,58 +63,21 @@ class SmartMirror(ZmqSubConnection):
     def __init__(self, factory: ZmqFactory, onUpdate: Callable[[], None]) -> None:
         super().__init__(factory)  # endpoints are added once publishers exist
         self.onUpdate = onUpdate
-        self.probed: set[bytes] = set()
         self.received: dict[bytes, list[bytes]] = {topic: [] for topic in UPDATES}
         for topic in UPDATES:
             self.subscribe(topic)
-        self.subscribe(PROBE)
 
     def gotMessage(self, message: bytes, tag: bytes) -> None:
-        if tag.startswith(PROBE):
-            self.probed.add(tag[len(PROBE) :])
-            return
         self.received[tag].append(message)
         print(f"  mirror shows: {tag.decode():<6} {message.decode()}")
         self.onUpdate()
 
 
-def publishProbesUntil(
-    reactor: IReactorTime,
-    sendProbe: Callable[[], None],
-    ready: Callable[[], bool],
-    timeout: float = TIMEOUT,
-) -> Deferred[bool]:
-    """
-    Call C{sendProbe()} every 20 ms until C{ready()} is true (fires True) or
-    the timeout passes (fires False).
-
-    Why: a PUB socket drops what it publishes before the subscriber's
-    subscription has reached it ("slow joiner"); over TCP that takes a few
-    milliseconds after connect().  Instead of sleeping and hoping, publish a
-    probe until the subscriber reports it.  (A later txzmq feature,
-    connection events, will make this loop unnecessary.)
-    """
-    deadline = reactor.seconds() + timeout
-    result: Deferred[bool] = Deferred()
-
-    def tick() -> None:
-        if ready() or reactor.seconds() > deadline:
-            loop.stop()
-            result.callback(ready())
-        else:
-            sendProbe()
-
-    loop = LoopingCall(tick)
-    loop.clock = reactor
-    loop.start(0.02)
-    return result
-
-
 async def main(reactor: IReactorTime) -> None:
     factory = ZmqFactory(reactor)
 
-    def newPublisher() -> tuple[ZmqPubConnection, str]:
-        pub = ZmqPubConnection(
+    def newPublisher() -> tuple[ZmqXPubConnection, str]:
+        pub = ZmqXPubConnection(
             factory, ZmqEndpoint(ZmqEndpointType.bind, "tcp://127.0.0.1:*")
         )
         return pub, pub.socket.getsockopt_string(zmq.LAST_ENDPOINT)
@@ -139,25 +106,22 @@ async def main(reactor: IReactorTime) -> None:
         ]
     )
 
-    # Wait until each publisher's probe has reached the mirror.  Both loops
-    # run at the same time.
-    probes = [
-        publishProbesUntil(
-            reactor,
-            lambda: coffeeMaker.publish(b"", PROBE + b"coffee"),
-            lambda: b"coffee" in mirror.probed,
-        ),
-        publishProbesUntil(
-            reactor,
-            lambda: toaster.send([PROBE + b"toast", b""]),
-            lambda: b"toast" in mirror.probed,
-        ),
-    ]
-    results = await defer.gatherResults(probes)
-    if not all(results):
+    # The mirror sends its subscriptions to each publisher it connects to.
+    # Wait until each publisher has the one for its own topic: from then
+    # on, what it publishes under that topic reaches the mirror.  Both
+    # waits run at the same time.
+    try:
+        await defer.gatherResults(
+            [
+                coffeeMaker.whenSubscribed(b"coffee", timeout=TIMEOUT),
+                toaster.whenSubscribed(b"toast", timeout=TIMEOUT),
+            ],
+            consumeErrors=True,
+        )
+    except defer.FirstError:
         factory.shutdown()
         print("FAILED: the mirror never connected to both publishers")
-        raise SystemExit(1)
+        raise SystemExit(1) from None
     print("mirror connected to both publishers")
 
     # Publish the updates, alternating between the two appliances.

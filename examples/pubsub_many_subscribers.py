@@ -14,6 +14,16 @@ Subscriptions are prefixes of the tag a message is published with, so the
 toaster's subscription to b"light" matches b"light.bathroom", and the
 garage door never sees the light messages at all: ZeroMQ filters them out.
 
+The switch is a C{ZmqXPubConnection}, a publisher that sees subscriptions
+arrive, so it can wait until every appliance is listening before it
+publishes (a PUB socket drops what it publishes before a subscription has
+reached it: the "slow joiner" problem).  Two appliances subscribe to the
+same b"light", and the switch is told only about the first one; so each
+appliance also subscribes to a tag of its own, b"hello.<name>", last.  A
+subscriber's subscriptions reach the publisher in order: once
+C{switch.whenSubscribed(b"hello.toaster")} has fired, the toaster's
+b"light" has arrived too.  Nothing is ever published under b"hello.".
+
 Everything runs in this one process over TCP on a random local port, and
 the program stops by itself:
 
@@ -30,18 +40,22 @@ import zmq
 from twisted.internet import defer
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.task import LoopingCall, react
+from twisted.internet.task import react
 
 from txzmq import (
     ZmqEndpoint,
     ZmqEndpointType,
     ZmqFactory,
-    ZmqPubConnection,
     ZmqSubConnection,
+    ZmqXPubConnection,
 )
 
 TIMEOUT = 5.0  # seconds: give up (and exit 1) if messages are missing by then
-PROBE = b"probe"  # a tag used only to find out when subscribers are connected
+
+
+def helloTag(name: str) -> bytes:
+    """The tag a subscriber subscribes to last, to say it is listening."""
+    return b"hello." + name.encode()
 
 
 class Appliance(ZmqSubConnection):
@@ -62,17 +76,14 @@ class Appliance(ZmqSubConnection):
         self.name = name
         self.job = job
         self.onMessage = onMessage
-        self.sawProbe = False
         self.received: list[tuple[bytes, bytes]] = []
         self.subscribe(topic)
-        # Subscribe to the probe too: seeing one proves this subscriber's
-        # subscriptions have reached the publisher.
-        self.subscribe(PROBE)
+        # Last: when the publisher sees this one, it has seen the others.
+        # The separator ends it, so b"hello.toaster" would not also match
+        # the tag b"hello.toaster2".
+        self.subscribe(helloTag(name) + b"\0")
 
     def gotMessage(self, message: bytes, tag: bytes) -> None:
-        if tag == PROBE:
-            self.sawProbe = True
-            return
         self.received.append((tag, message))
         update = f"{tag.decode()}={message.decode()}"
         verb = "start" if message in (b"on", b"open") else "stop"
@@ -80,45 +91,12 @@ class Appliance(ZmqSubConnection):
         self.onMessage()
 
 
-def publishProbesUntil(
-    reactor: IReactorTime,
-    publisher: ZmqPubConnection,
-    ready: Callable[[], bool],
-    timeout: float = TIMEOUT,
-) -> Deferred[bool]:
-    """
-    Publish a probe every 20 ms until C{ready()} is true (fires True) or the
-    timeout passes (fires False).
-
-    Why: a PUB socket drops every message published before a subscriber's
-    subscription has reached it ("slow joiner"), and with TCP that takes a
-    few milliseconds after connect().  Tutorials sleep for a second; we
-    publish a harmless probe until each subscriber reports one instead.
-    (A later txzmq feature, connection events, will make this loop
-    unnecessary.)
-    """
-    deadline = reactor.seconds() + timeout
-    result: Deferred[bool] = Deferred()
-
-    def tick() -> None:
-        if ready() or reactor.seconds() > deadline:
-            loop.stop()
-            result.callback(ready())
-        else:
-            publisher.publish(b"", PROBE)
-
-    loop = LoopingCall(tick)
-    loop.clock = reactor
-    loop.start(0.02)
-    return result
-
-
 async def main(reactor: IReactorTime) -> None:
     factory = ZmqFactory(reactor)  # the reactor is passed in, never imported
 
     # The light switch binds to a random free port on the loopback interface;
     # LAST_ENDPOINT tells us which one it got.
-    switch = ZmqPubConnection(
+    switch = ZmqXPubConnection(
         factory, ZmqEndpoint(ZmqEndpointType.bind, "tcp://127.0.0.1:*")
     )
     address = switch.socket.getsockopt_string(zmq.LAST_ENDPOINT)
@@ -142,14 +120,20 @@ async def main(reactor: IReactorTime) -> None:
     ]
 
     started = reactor.seconds()
-    if not await publishProbesUntil(
-        reactor, switch, lambda: all(a.sawProbe for a in appliances)
-    ):
+    try:
+        await defer.gatherResults(
+            [
+                switch.whenSubscribed(helloTag(a.name), timeout=TIMEOUT)
+                for a in appliances
+            ],
+            consumeErrors=True,
+        )
+    except defer.FirstError:
         factory.shutdown()
         print("FAILED: the subscribers never connected")
-        raise SystemExit(1)
+        raise SystemExit(1) from None
     waited = (reactor.seconds() - started) * 1000
-    print(f"all {len(appliances)} subscribers connected after {waited:.0f} ms")
+    print(f"all {len(appliances)} subscribers connected after {waited:.1f} ms")
 
     # The real messages.  The garage message goes last: messages from one
     # publisher arrive in order, so once the garage door has its message, any

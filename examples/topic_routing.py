@@ -16,6 +16,11 @@ of its tag wins: b"news.breaking.eu" goes to onBreaking, b"news.local" to
 onNews.  Removing a route with C{unroute()} sends those tags to the next
 shorter prefix.
 
+The publisher is a C{ZmqXPubConnection}, which sees the subscriptions
+arrive: C{whenSubscribed(tag)} fires once a subscriber would receive a
+message published under C{tag}, so the first message is never lost to the
+"slow joiner" problem, and nothing sleeps or probes.
+
 The publisher and the router talk over inproc (in-process, no network) and
 the program stops by itself:
 
@@ -31,14 +36,14 @@ from collections.abc import Callable, Iterable
 from twisted.internet import defer
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.task import LoopingCall, react
+from twisted.internet.task import react
 
 from txzmq import (
     ZmqEndpoint,
     ZmqEndpointType,
     ZmqFactory,
-    ZmqPubConnection,
     ZmqSubConnection,
+    ZmqXPubConnection,
 )
 
 TIMEOUT = 5.0  # seconds: give up (and exit 1) if messages are missing by then
@@ -85,43 +90,10 @@ class TopicRouter(ZmqSubConnection):
         self.routes[prefix](message, tag)
 
 
-def publishProbesUntil(
-    reactor: IReactorTime,
-    publisher: ZmqPubConnection,
-    probeTag: bytes,
-    ready: Callable[[], bool],
-    timeout: float = TIMEOUT,
-) -> Deferred[bool]:
-    """
-    Publish a probe every 20 ms until C{ready()} is true (fires True) or the
-    timeout passes (fires False).
-
-    Why: a PUB socket drops messages published before the subscriber's
-    subscriptions have reached it ("slow joiner").  Over inproc, with the
-    publisher bound first, the very first probe usually makes it; over TCP
-    it takes a few milliseconds.  Either way we wait for proof rather than
-    sleep.  (A later txzmq feature, connection events, will replace this.)
-    """
-    deadline = reactor.seconds() + timeout
-    result: Deferred[bool] = Deferred()
-
-    def tick() -> None:
-        if ready() or reactor.seconds() > deadline:
-            loop.stop()
-            result.callback(ready())
-        else:
-            publisher.publish(b"", probeTag)
-
-    loop = LoopingCall(tick)
-    loop.clock = reactor
-    loop.start(0.02)
-    return result
-
-
 async def main(reactor: IReactorTime) -> None:
     factory = ZmqFactory(reactor)
     # inproc: bind before anyone connects to the address.
-    publisher = ZmqPubConnection(factory, ZmqEndpoint(ZmqEndpointType.bind, ADDRESS))
+    publisher = ZmqXPubConnection(factory, ZmqEndpoint(ZmqEndpointType.bind, ADDRESS))
     router = TopicRouter(factory, ZmqEndpoint(ZmqEndpointType.connect, ADDRESS))
 
     routed: list[tuple[str, bytes]] = []  # (handler name, tag), in arrival order
@@ -147,14 +119,14 @@ async def main(reactor: IReactorTime) -> None:
     router.route(b"news.sports", handler("sports"))
     router.route(b"weather", handler("weather"))
 
-    # The probe goes through the router like any other topic.
-    probed: list[bytes] = []
-    router.route(b"probe", lambda message, tag: probed.append(tag))
-    if not await publishProbesUntil(reactor, publisher, b"probe", lambda: bool(probed)):
+    # A subscriber's subscriptions reach the publisher in order: once the
+    # last one (b"weather") is there, all the routes' subscriptions are.
+    try:
+        await publisher.whenSubscribed(b"weather.paris", timeout=TIMEOUT)
+    except defer.TimeoutError:
         factory.shutdown()
         print("FAILED: the subscriber never connected")
-        raise SystemExit(1)
-    router.unroute(b"probe")
+        raise SystemExit(1) from None
     print("subscriber connected; routes:", b", ".join(sorted(router.routes)).decode())
 
     expected = [
