@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -40,6 +41,11 @@ EXPECTED = {
     "flow_control.py": "OK: 2 x 300 messages arrived complete and in order, the send queue stayed within its bound",
     "zmq_tcp_bridge.py": "OK: 400 messages crossed the ZeroMQ-to-TCP bridge in order, with bounded data in flight",
     "async_receive.py": "OK: 5 JSON readings taken with async for, 1 broken frame dropped, 3 JSON requests answered",
+    "devices_forwarder.py": "OK: 3 stations reached 3 displays through one forwarder, every reading exactly once",
+    "devices_queue.py": "OK: 40 requests from 4 clients spread over 3 workers through the queue, twice; the monitor saw 40 in and 40 out",
+    "devices_streamer.py": "OK: 60 tasks went through the streamer to 3 workers and on to the sink, each exactly once",
+    "connection_events.py": "OK: 3 readers came and went, each got the first message published for it; the desk saw 3 connect and 3 leave",
+    "secure_pubsub.py": "OK: alice received 3 encrypted readings; mallory's unknown key was refused and she received nothing",
 }
 """The line each example prints last when everything went as it should."""
 
@@ -188,6 +194,30 @@ class ProgramTests(unittest.TestCase):
 
         return ensureDeferred(check())
 
+    def test_connectionEvents(self) -> Deferred[None]:
+        """
+        connection_events.py: the events of the desk and its readers are
+        printed, carol retries before the desk listens on ipc, and every
+        reader reads its first message.
+        """
+
+        async def check() -> None:
+            out = await self._check(
+                [str(EXAMPLES / "connection_events.py")],
+                EXPECTED["connection_events.py"],
+            )
+            for line in (
+                r"desk  \| listening tcp://127\.0\.0\.1:\d+",
+                r"desk  \| handshake_succeeded ipc://",
+                r"carol \| connect_retried ipc://",
+                r"carol \| connected after \d+ retr",
+                r"desk  \| disconnected tcp://",
+                r"first messages delivered  3/3 \(alice, bob, carol\)",
+            ):
+                self.assertRegex(out, line)
+
+        return ensureDeferred(check())
+
     def test_asyncReceive(self) -> Deferred[None]:
         """
         async_receive.py: the async for loop ends at shutdown, the broken
@@ -201,6 +231,103 @@ class ProgramTests(unittest.TestCase):
             self.assertIn("the async for loop ended (connection shut down)", out)
             self.assertIn("pub/sub: 5/5 readings, 1 dropped with a warning", out)
             self.assertIn("answered in the order ['add', 'divide', 'slowProduct']", out)
+
+        return ensureDeferred(check())
+
+    def test_devicesForwarder(self) -> Deferred[None]:
+        """
+        devices_forwarder.py, with the forwarder on the reactor, then in a
+        thread: every display got exactly what it subscribed to.
+        """
+
+        async def check() -> None:
+            path = str(EXAMPLES / "devices_forwarder.py")
+            for mode, device in [([], "ReactorDevice"), (["thread"], "ThreadDevice")]:
+                out = await self._check([path, *mode], EXPECTED["devices_forwarder.py"])
+                self.assertIn(f"forwarder ({device})", out)
+                for display, count in [
+                    ("dashboard", 300),
+                    ("north panel", 100),
+                    ("coast panel", 200),
+                ]:
+                    self.assertRegex(
+                        out,
+                        rf"{display}\s+{count}/{count} readings .*0 missing, "
+                        r"0 duplicates, 0 unwanted",
+                    )
+
+        return ensureDeferred(check())
+
+    def test_devicesQueue(self) -> Deferred[None]:
+        """
+        devices_queue.py: both rounds answer every request, every worker
+        takes a share, and the monitor counts each request and reply.
+        """
+
+        async def check() -> None:
+            out = await self._check(
+                [str(EXAMPLES / "devices_queue.py")], EXPECTED["devices_queue.py"]
+            )
+            self.assertEqual(out.count("40/40 requests answered correctly"), 2)
+            self.assertIn("ReactorDevice queue", out)
+            self.assertIn("ThreadDevice queue", out)
+            self.assertEqual(
+                len(re.findall(r"worker-\d answered [1-9]\d* requests", out)), 6
+            )
+            self.assertIn("the monitor saw 40 in (requests) and 40 out (replies)", out)
+
+        return ensureDeferred(check())
+
+    def test_devicesStreamer(self) -> Deferred[None]:
+        """
+        devices_streamer.py, with the streamer in a thread, then on the
+        reactor: every task done once, shared by the three workers.
+        """
+
+        async def check() -> None:
+            path = str(EXAMPLES / "devices_streamer.py")
+            for mode, device in [([], "ThreadDevice"), (["reactor"], "ReactorDevice")]:
+                out = await self._check([path, *mode], EXPECTED["devices_streamer.py"])
+                self.assertIn(f"streamer ({device})", out)
+                self.assertIn("sink got 60/60 results, 0 repeated, 0 wrong", out)
+                self.assertEqual(
+                    len(re.findall(r"worker-\d did [1-9]\d* tasks", out)), 3
+                )
+
+        return ensureDeferred(check())
+
+    def test_devicesBadMode(self) -> Deferred[None]:
+        """An unknown mode makes a device example exit with status 2."""
+
+        async def check() -> None:
+            for name in ("devices_forwarder.py", "devices_streamer.py"):
+                status, out, err = await runPython(
+                    self.reactor, str(EXAMPLES / name), "x"
+                )
+                self.assertEqual(status, 2, err)
+                self.assertIn("usage:", err)
+
+        return ensureDeferred(check())
+
+    def test_securePubsub(self) -> Deferred[None]:
+        """
+        secure_pubsub.py (the example of docs/security.md): the allowed
+        subscriber gets the readings, the unknown key is refused, as the
+        monitor event and the authenticator's log line show.
+        """
+
+        async def check() -> None:
+            out = await self._check(
+                [str(EXAMPLES / "secure_pubsub.py")], EXPECTED["secure_pubsub.py"]
+            )
+            self.assertIn("station: a subscriber completed the CURVE handshake", out)
+            self.assertIn(
+                "station: refused a peer: authentication refused (ZAP status 400)", out
+            )
+            self.assertRegex(
+                out, r"log: ZAP denied CURVE \S+ from 127\.0\.0\.1: unknown public key"
+            )
+            self.assertIn("mallory (unknown key):  0 readings, refused", out)
 
         return ensureDeferred(check())
 
