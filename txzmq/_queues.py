@@ -164,6 +164,11 @@ class ReceiveBuffer(Generic[_T]):
         else:
             self._items.append(item)
 
+    def dropOldest(self) -> None:
+        """Forget the oldest kept message (to make room)."""
+        if self._items:
+            self._items.popleft()
+
     def get(self) -> Deferred[_T]:
         """
         A Deferred firing with the oldest kept message, now or when one

@@ -9,6 +9,7 @@ calls L{decide} with each request.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -50,7 +51,8 @@ class ZapRequest(NamedTuple):
     """
     A peer asking to be let in.
 
-    @ivar address: the peer's IP address (or C{""} for ipc).
+    @ivar address: the peer's IP address (for ipc, what libzmq reports,
+        such as C{"localhost:0:0:572"}).
     @ivar mechanism: C{"NULL"}, C{"PLAIN"} or C{"CURVE"}.
     @ivar credentials: PLAIN: username and password; CURVE: the client's
         32-byte public key.
@@ -207,6 +209,12 @@ class ZapPolicy:
         for name, addresses in (("allow", allow), ("deny", deny)):
             if isinstance(addresses, (str, bytes)):
                 raise TypeError(f"{name} must be a list of IP addresses, not a string")
+        if domains is not None:
+            if isinstance(domains, (str, bytes)):
+                raise TypeError("domains must be a list of ZAP domains, not a string")
+            domains = list(domains)
+            if not all(isinstance(domain, str) for domain in domains):
+                raise TypeError("ZAP domains must be text (str)")
         if passwords is not None:
             if not isinstance(passwords, Mapping) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in passwords.items()
@@ -244,8 +252,11 @@ def decide(request: ZapRequest, policy: ZapPolicy) -> ZapReply | None:
     if request.mechanism == "PLAIN":
         if policy.passwords is None:
             return None
-        username, password = request.username or "", request.password
-        if username in policy.passwords and policy.passwords[username] == password:
+        username, password = request.username or "", request.password or ""
+        expected = policy.passwords.get(username)
+        if expected is not None and hmac.compare_digest(
+            expected.encode(), password.encode()
+        ):
             return allowed(request, username)
         return denied(request, "invalid user name or password")
     publicKey = request.publicKey

@@ -66,6 +66,7 @@ from txzmq.endpoints import ZmqEndpoint, ZmqEndpointType, checkEndpoint
 from txzmq.errors import (
     ZmqConnectionClosedError,
     ZmqEndpointError,
+    ZmqMonitorStoppedError,
     ZmqWouldBlockError,
 )
 from txzmq.monitor import PeerTracker, ZmqEvent, decodeEvent
@@ -74,6 +75,7 @@ if TYPE_CHECKING:
     from txzmq.factory import ZmqFactory
 
 __all__ = ["ZmqConnection", "ZmqEndpoint", "ZmqEndpointType"]
+
 
 def _rawMethods(socket: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
     """
@@ -322,6 +324,11 @@ class ZmqConnection:
         self._queue.maxBytes = self.maxQueuedBytes
         self._buffer.bound = self.receiveBufferSize
         self._updateReading()
+        if "monitorEvents" in values:
+            if self.monitorEvents:
+                self.enableMonitor(self.monitorEvents)
+            else:
+                self._stopMonitor()
 
     def addEndpoints(self, endpoints: Iterable[ZmqEndpoint | str]) -> None:
         """
@@ -379,13 +386,13 @@ class ZmqConnection:
         self._closed = True
         self._reading = False
         self.factory.connections.discard(self)
-        self._stopMonitor()
-        self.socket.close()
         self._peers.fail(
             lambda: ZmqConnectionClosedError(
                 f"{type(self).__name__} was shut down while waiting for a peer"
             )
         )
+        self._stopMonitor()
+        self.socket.close()
         for entry in self._queue.drain():
             entry.deferred.errback(
                 ZmqConnectionClosedError(
@@ -793,9 +800,7 @@ class ZmqConnection:
             (the producer did not pause).
         """
         self._checkOpen()
-        entry = self._sendOrQueue(
-            [data] if type(data) is bytes else toFrames(data)
-        )
+        entry = self._sendOrQueue([data] if type(data) is bytes else toFrames(data))
         if entry is not None:
             entry.deferred.addErrback(self._writeFailed)
         if not self._streaming and self._producer is not None:
@@ -964,13 +969,26 @@ class ZmqConnection:
         return self._monitor is not None
 
     def _stopMonitor(self) -> None:
+        """
+        Stop monitoring: libzmq sends MONITOR_STOPPED, which is delivered
+        (unless we are shutting down) before the monitor socket closes.
+        Peer counts are forgotten and Deferreds waiting for peers fail.
+        """
         reader, self._monitor = self._monitor, None
-        if reader is not None:
-            try:
-                self.socket.disable_monitor()
-            except zmq.ZMQError:
-                pass
-            reader.shutdown()
+        if reader is None:
+            return
+        try:
+            self.socket.disable_monitor()
+        except zmq.ZMQError:
+            pass
+        if not self._closed:
+            reader.drain()
+        reader.shutdown()
+        self._peers.reset(
+            lambda: ZmqMonitorStoppedError(
+                f"monitoring of {type(self).__name__} stopped before the event"
+            )
+        )
 
     def addEventObserver(self, observer: Callable[[ZmqEvent], object]) -> None:
         """Call C{observer(event)} with every connection event."""
@@ -984,8 +1002,14 @@ class ZmqConnection:
         event = decodeEvent(frames)
         if event.failed:
             self._log.warn("{connection!r}: {event}", connection=self, event=str(event))
-        fire = self._peers.update(event)
-        for deliver in (self.eventReceived, *self._eventObservers):
+        change, fire = self._peers.update(event)
+        callbacks: list[Callable[[ZmqEvent], object]] = [self.eventReceived]
+        callbacks.extend(self._eventObservers)
+        if change == "connected":
+            callbacks.append(self.peerConnected)
+        elif change == "disconnected":
+            callbacks.append(self.peerDisconnected)
+        for deliver in callbacks:
             try:
                 deliver(event)
             except Exception:
@@ -994,10 +1018,6 @@ class ZmqConnection:
                     event=str(event),
                     connection=self,
                 )
-        if event.kind == zmq.Event.HANDSHAKE_SUCCEEDED:
-            self.peerConnected(event)
-        elif event.kind == zmq.Event.DISCONNECTED:
-            self.peerDisconnected(event)
         if fire is not None:
             fire()
 
@@ -1076,6 +1096,30 @@ class _MonitorReader(ZmqConnection):
     """Reads a connection's monitor socket and hands events back to it."""
 
     socketType: ClassVar[int | None] = zmq.PAIR
+    monitorEvents: int = 0
+    """Never monitored itself, whatever ZmqConnection.monitorEvents says."""
+
+    def shutdown(self) -> None:
+        """
+        Stop the owner's monitoring first when closed on its own (by the
+        factory or the reactor): libzmq would block the owner's next
+        C{disable_monitor()} on a monitor socket with no reader.
+        """
+        if not self.closed and self.owner._monitor is self:
+            self.owner._stopMonitor()
+        super().shutdown()
+
+    def drain(self) -> None:
+        """
+        Deliver the events still waiting, now (MONITOR_STOPPED last, once
+        monitoring was disabled), even from within an event callback.
+        """
+        while not self.closed:
+            try:
+                message = self.socket.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self.messageReceived(message)
 
     def __init__(
         self,

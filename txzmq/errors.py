@@ -13,6 +13,7 @@ import zmq
 __all__ = [
     "ZmqConnectionClosedError",
     "ZmqEndpointError",
+    "ZmqMonitorStoppedError",
     "ZmqQueueFullError",
     "ZmqRequestTimeoutError",
     "ZmqUnknownRequestError",
@@ -50,6 +51,13 @@ class ZmqQueueFullError(BufferError):
     The outgoing queue of a connection is at its bound
     (C{maxQueuedMessages} or C{maxQueuedBytes}): the message was not
     queued.  Wait for earlier sends to complete, or raise the bound.
+    """
+
+
+class ZmqMonitorStoppedError(RuntimeError):
+    """
+    Monitoring of a connection's events was disabled while a Deferred
+    (C{whenConnected}, C{whenDisconnected}) waited for an event.
     """
 
 

@@ -16,6 +16,7 @@ other transports.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -27,6 +28,7 @@ from txzmq._framing import MalformedMessage
 
 __all__ = [
     "HANDSHAKE_FAILURES",
+    "PeerChange",
     "PeerTracker",
     "ZmqEvent",
     "decodeEvent",
@@ -109,19 +111,42 @@ def describeFailure(kind: zmq.Event, value: int) -> str:
 
 def decodeEvent(frames: Sequence[bytes]) -> ZmqEvent:
     """
-    Decode a message of a monitor socket (with pyzmq's parser).
+    Decode a message of a monitor socket, with pyzmq's parser (which
+    checks its shape).
 
-    @raise MalformedMessage: when it is not a monitor event.
+    @raise MalformedMessage: when it is not a monitor event: not two
+        frames of the right sizes, or not exactly one known event.
     """
     try:
         parsed = parse_monitor_message(list(frames))
-        kind = zmq.Event(parsed["event"])
     except (RuntimeError, ValueError) as e:
         raise MalformedMessage(f"not a monitor event: {e}") from None
+    # pyzmq passes the id and the value through the zmq.Event flag type,
+    # which folds unknown bits and negative values: take the plain ints.
+    eventId, value = struct.unpack("=hi", frames[0])
+    if eventId <= 0 or eventId & (eventId - 1) or eventId != int(parsed["event"]):
+        raise MalformedMessage(f"not a monitor event: unknown event id {eventId}")
+    try:
+        kind = zmq.Event(eventId)
+    except ValueError:
+        raise MalformedMessage(
+            f"not a monitor event: unknown event id {eventId}"
+        ) from None
+    if kind.name is None:
+        raise MalformedMessage(f"not a monitor event: unknown event id {eventId}")
     endpoint: object = parsed["endpoint"]
     if isinstance(endpoint, bytes):
         endpoint = endpoint.decode("utf-8", "replace")
-    return ZmqEvent(kind, str(endpoint), int(parsed["value"]))
+    return ZmqEvent(kind, str(endpoint), value)
+
+
+class PeerChange(NamedTuple):
+    """What an event means for the peers: see L{PeerTracker.update}."""
+
+    change: str | None
+    """C{"connected"}, C{"disconnected"} or None."""
+    fire: Callable[[], None] | None
+    """Fires the Deferreds waiting for this change, if any."""
 
 
 class PeerTracker:
@@ -135,6 +160,8 @@ class PeerTracker:
     def __init__(self) -> None:
         self.peers: dict[str, int] = {}
         """Connected peers per endpoint."""
+        self._failures: dict[str, int] = {}
+        """Failed handshakes per endpoint whose disconnection is to come."""
         self._connectWaiters: list[tuple[str | None, Deferred[ZmqEvent | None]]] = []
         self._disconnectWaiters: list[Deferred[ZmqEvent]] = []
 
@@ -169,35 +196,56 @@ class PeerTracker:
     def _forgetConnectWaiter(self, d: Deferred[Any]) -> None:
         self._connectWaiters = [w for w in self._connectWaiters if w[1] is not d]
 
-    def update(self, event: ZmqEvent) -> Callable[[], None] | None:
+    def update(self, event: ZmqEvent) -> PeerChange:
         """
         Take an event into account.
 
-        @return: a function that fires the Deferreds the event resolves
-            (call it after the connection's own callbacks), or None.
+        A DISCONNECTED event that ends a connection whose handshake failed
+        (a refused client, a bare TCP health check) is not a peer going
+        away.
+
+        @return: whether a peer connected or disconnected, and a function
+            that fires the Deferreds the event resolves (to call after the
+            connection's own callbacks).
         """
+        endpoint = event.endpoint
         if event.kind == zmq.Event.HANDSHAKE_SUCCEEDED:
-            self.peers[event.endpoint] = self.peers.get(event.endpoint, 0) + 1
+            self.peers[endpoint] = self.peers.get(endpoint, 0) + 1
             ready = [
-                d
-                for endpoint, d in self._connectWaiters
-                if endpoint is None or endpoint == event.endpoint
+                d for wanted, d in self._connectWaiters if wanted in (None, endpoint)
             ]
-            if not ready:
-                return None
             self._connectWaiters = [
                 w for w in self._connectWaiters if w[1] not in ready
             ]
-            return lambda: _fireAll(ready, event)
-        if event.kind == zmq.Event.DISCONNECTED:
-            count = self.peers.get(event.endpoint, 0)
-            if count > 1:
-                self.peers[event.endpoint] = count - 1
+            return PeerChange("connected", _firing(ready, event))
+        if event.kind in HANDSHAKE_FAILURES:
+            self._failures[endpoint] = self._failures.get(endpoint, 0) + 1
+            return PeerChange(None, None)
+        if event.kind != zmq.Event.DISCONNECTED:
+            return PeerChange(None, None)
+        failures = self._failures.get(endpoint, 0)
+        if failures:
+            if failures > 1:
+                self._failures[endpoint] = failures - 1
             else:
-                self.peers.pop(event.endpoint, None)
-            waiters, self._disconnectWaiters = self._disconnectWaiters, []
-            return (lambda: _fireAll(waiters, event)) if waiters else None
-        return None
+                del self._failures[endpoint]
+            return PeerChange(None, None)
+        count = self.peers.get(endpoint, 0)
+        if count > 1:
+            self.peers[endpoint] = count - 1
+        else:
+            self.peers.pop(endpoint, None)
+        waiters, self._disconnectWaiters = self._disconnectWaiters, []
+        return PeerChange("disconnected", _firing(waiters, event))
+
+    def reset(self, error: Callable[[], BaseException]) -> None:
+        """
+        Forget every count (monitoring stopped: nothing is known any more)
+        and fail the waiting Deferreds with C{error()}.
+        """
+        self.peers.clear()
+        self._failures.clear()
+        self.fail(error)
 
     def fail(self, error: Callable[[], BaseException]) -> None:
         """Fail every waiting Deferred (the connection is gone)."""
@@ -209,6 +257,14 @@ class PeerTracker:
             d2.errback(error())
 
 
-def _fireAll(deferreds: Sequence[Deferred[Any]], event: ZmqEvent) -> None:
-    for d in deferreds:
-        d.callback(event)
+def _firing(
+    deferreds: Sequence[Deferred[Any]], event: ZmqEvent
+) -> Callable[[], None] | None:
+    if not deferreds:
+        return None
+
+    def fire() -> None:
+        for d in deferreds:
+            d.callback(event)
+
+    return fire

@@ -212,7 +212,7 @@ class ZmqXPubConnection(ZmqPubConnection):
     _canReceive: ClassVar[bool] = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._subscriptions: dict[bytes, int] = {}
+        self._subscriptions: set[bytes] = set()
         self._subscribedWaiters: list[tuple[bytes, Deferred[bytes]]] = []
         super().__init__(*args, **kwargs)
 
@@ -257,13 +257,13 @@ class ZmqXPubConnection(ZmqPubConnection):
                 reason=str(e),
             )
             return
-        counts = self._subscriptions
+        # libzmq passes on the first subscription to a tag and the last
+        # unsubscription from it (verbose mode: every subscription, still
+        # only the last unsubscription), so a set is exact in both modes.
         if subscribed:
-            counts[tag] = counts.get(tag, 0) + 1
-        elif counts.get(tag, 0) > 1:
-            counts[tag] -= 1
+            self._subscriptions.add(tag)
         else:
-            counts.pop(tag, None)
+            self._subscriptions.discard(tag)
         self.gotSubscription(tag, subscribed)
         if subscribed and self._subscribedWaiters:
             ready = [
@@ -281,9 +281,14 @@ class ZmqXPubConnection(ZmqPubConnection):
         """
         Called when a subscriber subscribes to (C{subscribed} true) or
         unsubscribes from C{tag}.  Override it; if you don't, the
-        C{(tag, subscribed)} pairs are kept for C{receive()}.
+        C{(tag, subscribed)} pairs are kept for C{receive()} (the oldest
+        are dropped past C{receiveBufferSize}: reading subscriptions never
+        pauses, so L{whenSubscribed} always works).
         """
-        self._keep((tag, subscribed))
+        buffer = self._buffer
+        if buffer.full:
+            buffer.dropOldest()
+        buffer.put((tag, subscribed))
 
     def shutdown(self) -> None:
         """Shut down; L{whenSubscribed} Deferreds fail."""

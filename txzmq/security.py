@@ -117,8 +117,9 @@ class ZapAuthenticator(Service):
     logged.  Every denial is logged.
 
     It is an C{IService}: C{startService} (or L{start}) binds the ZAP
-    endpoint; C{stopService} closes it.  Start it before the servers
-    accept peers.
+    endpoint; C{stopService} (or L{stop}) makes it refuse every peer (it
+    fails closed), and the endpoint is closed when the factory shuts
+    down.  Start it before the servers accept peers.
     """
 
     def __init__(
@@ -156,14 +157,16 @@ class ZapAuthenticator(Service):
         self.policy = policy
         self.checker = checker
         self.handler: _ZapHandler | None = None
+        self.stopped = False
         self.name = "zap-authenticator"
 
     def start(self) -> None:
         """
-        Bind the context's ZAP endpoint.
+        Bind the context's ZAP endpoint (once) and decide by the rules.
 
         @raise ZmqEndpointError: when another handler is bound there.
         """
+        self.stopped = False
         if self.handler is not None:
             return
         handler = _ZapHandler(self.factory, self)
@@ -179,14 +182,17 @@ class ZapAuthenticator(Service):
         self.handler = handler
 
     def stop(self) -> None:
-        """Close the ZAP endpoint; servers then let no CURVE/PLAIN peer in."""
-        handler, self.handler = self.handler, None
-        if handler is not None:
-            handler.shutdown()
+        """
+        Let no more peers in: the endpoint stays bound (until the factory
+        shuts down) and refuses every request, because with no handler at
+        all libzmq would let any CURVE client that knows the server's key
+        in.  L{start} decides by the rules again.
+        """
+        self.stopped = True
 
     def startService(self) -> None:
-        super().startService()
         self.start()
+        super().startService()
 
     def stopService(self) -> Deferred[None]:
         super().stopService()
@@ -200,6 +206,9 @@ class ZapAuthenticator(Service):
             _log.warn("Malformed ZAP request: {reason}", reason=str(e))
             if e.requestId is not None:
                 send(ZapReply(e.requestId, 400, f"malformed request: {e}"))
+            return
+        if self.stopped:
+            self._reply(denied(request, "the authenticator is stopped"), request, send)
             return
         reply = decide(request, self.policy)
         if reply is None and self.checker is None:

@@ -351,11 +351,6 @@ class DecodeEventTests(unittest.SynchronousTestCase):
         """The value is a signed 32-bit integer: -1 stays -1."""
         self.assertEqual(decodeEvent(frames(E.CLOSED, -1)).value, -1)
 
-    test_negativeValue.todo = (  # type: ignore[attr-defined]
-        "events bug: decodeEvent passes the value through pyzmq's zmq.Event "
-        "IntFlag, which masks it (-1 becomes 1073741823)"
-    )
-
     def test_notOneEvent(self) -> None:
         """
         A first frame naming no event, or several at once, is not a
@@ -363,11 +358,6 @@ class DecodeEventTests(unittest.SynchronousTestCase):
         """
         for kind in (0, E.CONNECTED | E.ACCEPTED, -5):
             self.assertRaises(MalformedMessage, decodeEvent, frames(kind, 0))
-
-    test_notOneEvent.todo = (  # type: ignore[attr-defined]
-        "events bug: decodeEvent accepts event ids 0, 3 and -5 as ZmqEvents "
-        "(zmq.Event is an IntFlag)"
-    )
 
 
 class DescribeFailureTests(unittest.SynchronousTestCase):
@@ -488,12 +478,12 @@ class PeerTrackerTests(unittest.SynchronousTestCase):
     B = "ipc:///tmp/b.sock"
 
     def connected(self, tracker: PeerTracker, endpoint: str) -> None:
-        fire = tracker.update(event(E.HANDSHAKE_SUCCEEDED, endpoint))
+        fire = tracker.update(event(E.HANDSHAKE_SUCCEEDED, endpoint)).fire
         if fire is not None:
             fire()
 
     def disconnected(self, tracker: PeerTracker, endpoint: str, fd: int = 0) -> None:
-        fire = tracker.update(event(E.DISCONNECTED, endpoint, fd))
+        fire = tracker.update(event(E.DISCONNECTED, endpoint, fd)).fire
         if fire is not None:
             fire()
 
@@ -531,7 +521,7 @@ class PeerTrackerTests(unittest.SynchronousTestCase):
             E.CLOSED,
             E.HANDSHAKE_FAILED_AUTH,
         ):
-            self.assertIsNone(tracker.update(event(kind)))
+            self.assertEqual(tracker.update(event(kind)), (None, None))
         self.assertEqual(tracker.connected, 0)
 
     def test_whenConnected(self) -> None:
@@ -543,7 +533,7 @@ class PeerTrackerTests(unittest.SynchronousTestCase):
         tracker = PeerTracker()
         d = tracker.whenConnected()
         handshake = event(E.HANDSHAKE_SUCCEEDED, self.A)
-        fire = tracker.update(handshake)
+        fire = tracker.update(handshake).fire
         self.assertNoResult(d)
         assert fire is not None
         fire()
@@ -570,7 +560,7 @@ class PeerTrackerTests(unittest.SynchronousTestCase):
         tracker = PeerTracker()
         self.connected(tracker, self.A)
         first, second = tracker.whenDisconnected(), tracker.whenDisconnected()
-        self.assertIsNone(tracker.update(event(E.HANDSHAKE_SUCCEEDED, self.B)))
+        self.assertIsNone(tracker.update(event(E.HANDSHAKE_SUCCEEDED, self.B)).fire)
         self.disconnected(tracker, self.A, 12)
         self.assertEqual(self.successResultOf(first), event(E.DISCONNECTED, self.A, 12))
         self.assertEqual(
@@ -589,8 +579,8 @@ class PeerTrackerTests(unittest.SynchronousTestCase):
         disconnecting.cancel()
         self.failureResultOf(connecting, CancelledError)
         self.failureResultOf(disconnecting, CancelledError)
-        self.assertIsNone(tracker.update(event(E.HANDSHAKE_SUCCEEDED)))
-        self.assertIsNone(tracker.update(event(E.DISCONNECTED)))
+        self.assertIsNone(tracker.update(event(E.HANDSHAKE_SUCCEEDED)).fire)
+        self.assertIsNone(tracker.update(event(E.DISCONNECTED)).fire)
 
     def test_fail(self) -> None:
         """fail() errbacks every waiter, each with a new exception."""
@@ -605,7 +595,7 @@ class PeerTrackerTests(unittest.SynchronousTestCase):
             self.failureResultOf(d, ZmqConnectionClosedError).value for d in waiters
         ]
         self.assertEqual(len({id(e) for e in errors}), 3)
-        self.assertIsNone(tracker.update(event(E.HANDSHAKE_SUCCEEDED)))
+        self.assertIsNone(tracker.update(event(E.HANDSHAKE_SUCCEEDED)).fire)
 
     def test_failedHandshakeIsNoPeer(self) -> None:
         """
@@ -623,11 +613,6 @@ class PeerTrackerTests(unittest.SynchronousTestCase):
         ]:
             tracker.update(e)
         self.assertEqual(tracker.connected, 1)
-
-    test_failedHandshakeIsNoPeer.todo = (  # type: ignore[attr-defined]
-        "events bug: PeerTracker uncounts a connected peer on the "
-        "DISCONNECTED of a connection whose handshake failed"
-    )
 
 
 # ---------------------------------------------------------------------------
@@ -770,11 +755,6 @@ class FakeClockTests(unittest.SynchronousTestCase):
         conn = ZmqPullConnection(self.factory)
         conn.setSocketOptions(monitorEvents=zmq.EVENT_ALL)
         self.assertTrue(conn.monitoring)
-
-    test_setSocketOptions.todo = (  # type: ignore[attr-defined]
-        "events bug: setSocketOptions(monitorEvents=...) is accepted but "
-        "neither enables nor disables monitoring"
-    )
 
 
 # ---------------------------------------------------------------------------
@@ -1015,11 +995,6 @@ class TcpEventTests(_SocketsMixin, unittest.TestCase):
         self.assertEqual(server.connectedPeers, 1)
         self.assertIsNone(self.successResultOf(server.whenConnected()))
 
-    test_healthCheckKeepsPeerCount.todo = (  # type: ignore[attr-defined]
-        "events bug: the DISCONNECTED of a connection whose handshake failed "
-        "uncounts a connected peer (connectedPeers 1 -> 0)"
-    )
-
 
 # ---------------------------------------------------------------------------
 # Real sockets: callbacks, observers, errors
@@ -1142,11 +1117,6 @@ class ObserverTests(_SocketsMixin, unittest.TestCase):
         finally:
             self.flushLoggedErrors(ZeroDivisionError)
 
-    test_peerConnectedErrorKeepsWaiters.todo = (  # type: ignore[attr-defined]
-        "events bug: when peerConnected raises, _eventArrived never calls the "
-        "function firing whenConnected waiters, which hang (already removed)"
-    )
-
 
 # ---------------------------------------------------------------------------
 # Real sockets: enabling, disabling, shutting down
@@ -1195,7 +1165,10 @@ class MonitorLifecycleTests(_SocketsMixin, unittest.TestCase):
         server.enableMonitor()
         ZmqPushConnection(self.factory, connect(address))
         await events.waitFor(E.HANDSHAKE_SUCCEEDED)
-        self.assertEqual(events.kinds, [E.LISTENING, E.ACCEPTED, E.HANDSHAKE_SUCCEEDED])
+        self.assertEqual(
+            events.kinds,
+            [E.LISTENING, E.MONITOR_STOPPED, E.ACCEPTED, E.HANDSHAKE_SUCCEEDED],
+        )
 
     async def test_monitorStoppedDelivered(self) -> None:
         """disableMonitor() reports MONITOR_STOPPED, the last event."""
@@ -1203,11 +1176,6 @@ class MonitorLifecycleTests(_SocketsMixin, unittest.TestCase):
         await events.waitFor(E.LISTENING)
         server.disableMonitor()
         self.assertEqual(events.kinds, [E.LISTENING, E.MONITOR_STOPPED])
-
-    test_monitorStoppedDelivered.todo = (  # type: ignore[attr-defined]
-        "events bug: _stopMonitor shuts the reader down right after "
-        "disable_monitor(), so MONITOR_STOPPED is never delivered"
-    )
 
     async def test_peerLeftWhileDisabled(self) -> None:
         """
@@ -1221,12 +1189,10 @@ class MonitorLifecycleTests(_SocketsMixin, unittest.TestCase):
         peer.shutdown()
         server.enableMonitor()
         self.assertEqual(server.connectedPeers, 0)
-        self.assertNoResult(server.whenConnected())
-
-    test_peerLeftWhileDisabled.todo = (  # type: ignore[attr-defined]
-        "events bug: disableMonitor() keeps the peer counts, so connectedPeers "
-        "stays 1 and whenConnected() fires at once with no peer connected"
-    )
+        pending = server.whenConnected()
+        self.assertNoResult(pending)
+        pending.cancel()
+        self.failureResultOf(pending, CancelledError)
 
     async def test_shutdownReleasesSockets(self) -> None:
         """
@@ -1282,23 +1248,12 @@ class MonitorLifecycleTests(_SocketsMixin, unittest.TestCase):
         """
         return self.runChild(FACTORY_SHUTDOWN_SCRIPT, "factories shut down")
 
-    test_factoryShutdownWithManyMonitors.todo = (  # type: ignore[attr-defined]
-        "events bug: factory.shutdown() may close a monitor reader before its "
-        "connection, whose disable_monitor() then blocks forever sending "
-        "MONITOR_STOPPED to a PAIR socket without peer"
-    )
-
     def test_monitorEventsOnBaseClass(self) -> Deferred[None]:
         """
         Setting monitorEvents on ZmqConnection itself (txZMQ-style global
         configuration) monitors every connection, not the monitors too.
         """
         return self.runChild(BASE_CLASS_SCRIPT, "monitoring with 2 sockets")
-
-    test_monitorEventsOnBaseClass.todo = (  # type: ignore[attr-defined]
-        "events bug: _MonitorReader inherits monitorEvents, so each monitor "
-        "reader monitors itself: endless recursion"
-    )
 
     def runChild(self, script: str, expected: str) -> Deferred[None]:
         async def check() -> None:
@@ -1770,14 +1725,10 @@ class WhenSubscribedTests(_SocketsMixin):
             sub.unsubscribe(b"x")
         await self.wait(xpub.waitForSubscription(b"x", False))
         self.assertEqual(xpub.activeSubscriptions, set())
-        self.assertNoResult(xpub.whenSubscribed(b"x"))
-
-    test_verboseUnsubscribeBookkeeping.todo = (  # type: ignore[attr-defined]
-        "events bug: with verboseSubscriptions libzmq passes on every "
-        "subscription but only the last unsubscription, so the count never "
-        "reaches 0: activeSubscriptions keeps b'x' and whenSubscribed(b'x') "
-        "fires at once with no subscriber"
-    )
+        pending = xpub.whenSubscribed(b"x")
+        self.assertNoResult(pending)
+        pending.cancel()
+        self.failureResultOf(pending, CancelledError)
 
     async def test_subscriptionsNotTaken(self) -> None:
         """
@@ -1790,12 +1741,6 @@ class WhenSubscribedTests(_SocketsMixin):
         for tag in (b"a", b"b", b"c"):
             sub.subscribe(tag)
         self.assertEqual(await xpub.whenSubscribed(b"c", timeout=2), b"c")
-
-    test_subscriptionsNotTaken.todo = (  # type: ignore[attr-defined]
-        "events bug: the default gotSubscription keeps subscriptions for "
-        "receive(); once receiveBufferSize are kept, reading pauses and "
-        "whenSubscribed never fires"
-    )
 
     async def test_shutdownFails(self) -> None:
         xpub, _ = self.listen(XPublisher)

@@ -577,12 +577,6 @@ class PolicyBuildTests(SynchronousTestCase):
         error = self.assertRaises(TypeError, ZapPolicy.build, domains="global")
         self.assertIn("domains", str(error))
 
-    test_domainsNotAString.todo = (  # type: ignore[attr-defined]
-        "security bug: ZapPolicy.build(domains='global') builds "
-        "frozenset({'g', 'l', 'o', 'b', 'a'}) instead of refusing a bare string "
-        "as allow/deny do; every request is then denied as 'unknown domain'"
-    )
-
     def test_domainsAreText(self) -> None:
         """
         Domains are compared with the request's decoded domain: bytes
@@ -596,11 +590,6 @@ class PolicyBuildTests(SynchronousTestCase):
         reply = decide(null(domain=b"inside"), policy)
         assert reply is not None
         self.assertTrue(reply.ok, reply)
-
-    test_domainsAreText.todo = (  # type: ignore[attr-defined]
-        "security bug: ZapPolicy.build(domains=[b'inside']) is accepted but "
-        "never matches the request's str domain, so every peer is denied"
-    )
 
     def test_passwordsChecked(self) -> None:
         """C{passwords} maps str to str."""
