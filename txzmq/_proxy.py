@@ -88,6 +88,31 @@ def directions(frontendType: int, backendType: int) -> tuple[bool, bool]:
     return forward, backward
 
 
+_LIBZMQ_SWAPS_PAUSE = zmq.zmq_version_info()[:3] == (4, 3, 5)
+"""
+libzmq 4.3.5's C{zmq_proxy_steerable} takes PAUSE for RESUME and RESUME
+for PAUSE (fixed after that release, by libzmq pull request 4600).
+"""
+
+
+def usesLibzmqProxy(config: DeviceConfig) -> bool:
+    """
+    Whether L{runProxy} runs C{config} with libzmq's proxy (else with its
+    own poll loop, for devices that rewrite messages).
+    """
+    return not config.monitor and not config.swapsRouting
+
+
+def steeringCommand(config: DeviceConfig, command: bytes) -> bytes:
+    """
+    The word to send to the control socket of a device running C{config}
+    to have it do C{command} (C{PAUSE}, C{RESUME} or C{TERMINATE}).
+    """
+    if _LIBZMQ_SWAPS_PAUSE and usesLibzmqProxy(config):
+        return {b"PAUSE": b"RESUME", b"RESUME": b"PAUSE"}.get(command, command)
+    return command
+
+
 def swapRoutingFrames(frames: Sequence[bytes]) -> list[bytes]:
     """
     Rewrite a message between two ROUTER sockets: it arrives as
@@ -204,7 +229,10 @@ class DeviceConfig:
                 "monitor": self.monitor,
                 "inPrefix": self.inPrefix.hex(),
                 "outPrefix": self.outPrefix.hex(),
-                "options": dict(self.options),
+                "options": {
+                    name: {"hex": value.hex()} if isinstance(value, bytes) else value
+                    for name, value in self.options.items()
+                },
             }
         )
 
@@ -219,7 +247,10 @@ class DeviceConfig:
             [tuple(endpoint) for endpoint in data["monitor"]] or None,
             bytes.fromhex(data["inPrefix"]),
             bytes.fromhex(data["outPrefix"]),
-            data["options"],
+            {
+                name: bytes.fromhex(value["hex"]) if isinstance(value, dict) else value
+                for name, value in data["options"].items()
+            },
         )
 
 
@@ -293,7 +324,7 @@ def runProxy(
         frontend, backend = opened[1], opened[2]
         started(addresses)
         try:
-            if monitor is None and not config.swapsRouting:
+            if usesLibzmqProxy(config):
                 zmq.proxy_steerable(frontend, backend, None, control)
             else:
                 _pollLoop(config, frontend, backend, monitor, control)
@@ -311,43 +342,59 @@ def _pollLoop(
     monitor: zmq.Socket[Any] | None,
     control: zmq.Socket[Any],
 ) -> None:
+    """
+    Pass messages with rewriting (monitor copies, ROUTER-to-ROUTER swaps),
+    never blocking on a send: a message the target cannot take waits
+    (one per direction) while the loop still listens to the control
+    socket, so C{TERMINATE} always gets through.
+    """
     forward, backward = directions(config.kind.frontendType, config.kind.backendType)
-    routes = []
+    routes: list[tuple[zmq.Socket[Any], zmq.Socket[Any], bytes]] = []
     if forward:
         routes.append((frontend, backend, config.inPrefix))
     if backward:
         routes.append((backend, frontend, config.outPrefix))
-    poller = zmq.Poller()
-    poller.register(control, zmq.POLLIN)
+    waiting: list[list[bytes] | None] = [None] * len(routes)
     paused = False
-
-    def listen(on: bool) -> None:
-        for source, _, _ in routes:
-            if on:
-                poller.register(source, zmq.POLLIN)
-            else:
-                poller.unregister(source)
-
-    listen(True)
+    poller = zmq.Poller()
     while True:
+        interest: dict[zmq.Socket[Any], int] = {control: zmq.POLLIN}
+        for (source, target, _), message in zip(routes, waiting, strict=True):
+            if message is not None:
+                interest[target] = interest.get(target, 0) | zmq.POLLOUT
+            elif not paused:
+                interest[source] = interest.get(source, 0) | zmq.POLLIN
+        for socket in (frontend, backend, control):
+            poller.register(socket, interest.get(socket, 0))
         ready = dict(poller.poll())
-        if control in ready:
+        if ready.get(control, 0) & zmq.POLLIN:
             command = control.recv()
             if command == b"TERMINATE":
                 return
-            if command in (b"PAUSE", b"RESUME") and paused != (command == b"PAUSE"):
-                paused = not paused
-                listen(not paused)
-            continue
-        for source, target, prefix in routes:
-            if source not in ready:
-                continue
-            frames = source.recv_multipart()
-            if config.swapsRouting:
-                try:
-                    frames = swapRoutingFrames(frames)
-                except MalformedMessage:
+            if command in (b"PAUSE", b"RESUME"):
+                paused = command == b"PAUSE"
+        for index, (source, target, prefix) in enumerate(routes):
+            message = waiting[index]
+            if message is None:
+                if paused or not ready.get(source, 0) & zmq.POLLIN:
                     continue
-            target.send_multipart(frames)
+                try:
+                    message = source.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    continue
+                if config.swapsRouting:
+                    try:
+                        message = swapRoutingFrames(message)
+                    except MalformedMessage:
+                        continue
+            try:
+                target.send_multipart(message, zmq.NOBLOCK)
+            except zmq.Again:
+                waiting[index] = message
+                continue
+            waiting[index] = None
             if monitor is not None:
-                monitor.send_multipart(monitorFrames(prefix, frames))
+                try:
+                    monitor.send_multipart(monitorFrames(prefix, message), zmq.NOBLOCK)
+                except zmq.Again:
+                    pass

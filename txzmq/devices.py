@@ -49,6 +49,7 @@ from txzmq._proxy import (
     directions,
     monitorFrames,
     runProxy,
+    steeringCommand,
     swapRoutingFrames,
 )
 from txzmq.connection import ZmqConnection, ZmqEndpoint
@@ -121,9 +122,9 @@ class ZmqDevice(Service):
         self,
         factory: ZmqFactory,
         kind: DeviceKind,
-        frontend: ZmqEndpoint | list[ZmqEndpoint],
-        backend: ZmqEndpoint | list[ZmqEndpoint],
-        monitor: ZmqEndpoint | list[ZmqEndpoint] | None = None,
+        frontend: ZmqEndpoint | str | list[ZmqEndpoint | str],
+        backend: ZmqEndpoint | str | list[ZmqEndpoint | str],
+        monitor: ZmqEndpoint | str | list[ZmqEndpoint | str] | None = None,
         *,
         inPrefix: bytes = b"in",
         outPrefix: bytes = b"out",
@@ -172,10 +173,22 @@ class ZmqDevice(Service):
             bound (L{addresses} is then set), or failing when they cannot
             be (the device is then stopped).
         """
+        if self._stopped.done and not self._started.done:
+            return fail(
+                ZmqConnectionClosedError(
+                    f"{self!r} was stopped; a stopped device does not start again"
+                )
+            )
+        if self._stopped.done:
+            return fail(
+                ZmqConnectionClosedError(
+                    f"{self!r} has stopped; create a new device to start again"
+                )
+            )
         if not self._starting:
             self._starting = True
-            self.factory._checkOpen()
             try:
+                self.factory._checkOpen()
                 self._start()
             except BaseException:
                 self._started.fire(False, Failure())
@@ -199,6 +212,9 @@ class ZmqDevice(Service):
             self._stop()
         elif not self._starting:
             self._starting = True
+            self._started.fire(
+                False, Failure(ZmqConnectionClosedError(f"{self!r} was stopped"))
+            )
             self._stopped.fire(True, None)
         return self._stopped.wait()
 
@@ -353,6 +369,7 @@ class ReactorDevice(ZmqDevice):
             self.backend.registerProducer(self.frontend, True)
         if backward:
             self.frontend.registerProducer(self.backend, True)
+        self.factory._addCloser(self._stop)
         self._bound(addresses)
 
     def _open(
@@ -407,6 +424,7 @@ class ReactorDevice(ZmqDevice):
                 side.shutdown()
 
     def _stop(self) -> None:
+        self.factory._removeCloser(self._stop)
         self._closeSides()
         self._ended()
 
@@ -466,7 +484,7 @@ class ThreadDevice(ZmqDevice):
 
     def _steer(self, command: bytes) -> None:
         if self._control is not None:
-            self._control.send(command, zmq.NOBLOCK)
+            self._control.send(steeringCommand(self.config, command), zmq.NOBLOCK)
 
     def _stop(self) -> None:
         control = self._control
@@ -534,15 +552,17 @@ class ProcessDevice(ZmqDevice):
         env["PYTHONPATH"] = os.pathsep.join(
             [here, *filter(None, [env.get("PYTHONPATH")])]
         )
+        config = self.config.toJSON().encode() + b"\n"
         reactor = self.factory.reactor
+        self._killer: Any = None
         self._process = reactor.spawnProcess(
             _DeviceProcess(self),
             sys.executable,
             [sys.executable, "-m", "txzmq._deviceprocess"],
             env=env,
         )
-        self._process.write(self.config.toJSON().encode() + b"\n")
-        self._killer: Any = None
+        self._process.write(config)
+        self.factory._addCloser(self._stop)
 
     def _report(self, line: bytes) -> None:
         import json
@@ -571,6 +591,7 @@ class ProcessDevice(ZmqDevice):
             self._process.signalProcess("KILL")
 
     def _processEnded(self, reason: Failure, errors: str) -> None:
+        self.factory._removeCloser(self._stop)
         self._process = None
         if self._killer is not None:
             self._killer.cancel()

@@ -22,14 +22,10 @@ The only fixed waits are the short ones a test cannot do without: 0.2 s
 during which a paused device must I{not} pass a message, and, for a
 ProcessDevice, 0.25 s for a pause() to reach the child (nothing
 acknowledges it).
-
-Tests that fail because of a known device bug are marked C{todo} for the
-modes concerned (L{TODO}); each names the bug.
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
 import os
 import threading
@@ -101,11 +97,6 @@ PROBE = b"\xffprobe-"
 ROUTER_ROUTER = DeviceKind("router-router", zmq.ROUTER, zmq.ROUTER)
 RELAY = DeviceKind("relay", zmq.SUB, zmq.PUB)
 
-LIBZMQ_PROXY_PAUSE_SWAPPED = zmq.zmq_version_info()[:3] == (4, 3, 5)
-"""
-libzmq 4.3.5's C{zmq_proxy_steerable} takes PAUSE for RESUME and RESUME
-for PAUSE (fixed after the release by libzmq pull request 4600).
-"""
 
 _tokens = itertools.count()
 
@@ -278,7 +269,7 @@ class DeviceTestsBase(_Base):
             **kwargs,
         )
         if isinstance(device, ProcessDevice):
-            device.killAfter = 0.5  # see stopDevice
+            device.killAfter = 0.5  # a missed TERMINATE fails test_stopIsPrompt
         self.addCleanup(self.stopDevice, device)
         return device
 
@@ -289,13 +280,6 @@ class DeviceTestsBase(_Base):
 
     async def stopDevice(self, device: ZmqDevice) -> None:
         await self.wait(device.stop())
-        # Workaround for a device bug, so that it does not make every
-        # ProcessDevice test flaky: the child sometimes misses TERMINATE
-        # and is killed after killAfter seconds, which logs a failure.
-        # ProcessOnlyTests.test_stopIsPrompt exposes it (todo).
-        for failure in self.flushLoggedErrors(RuntimeError):
-            if "signal 9" not in str(failure.value):
-                failure.raiseException()
 
     def address(self, device: ZmqDevice, side: str) -> str:
         [address] = device.addresses[side]
@@ -1076,12 +1060,6 @@ class ProcessOnlyTests(DeviceTestsBase):
         errors = self.flushLoggedErrors(RuntimeError)
         self.assertEqual((slow, errors), (0, []))
 
-    test_stopIsPrompt.todo = (  # type: ignore[attr-defined]
-        "device bug: _deviceprocess closes its control PAIR right after sending "
-        "TERMINATE; libzmq may drop the message then, so the child runs on "
-        "until killed (killAfter) and a failure is logged"
-    )
-
 
 class FlowControlTests(DeviceTestsBase):
     """
@@ -1180,65 +1158,6 @@ Where each mixin runs: the modes and, for each, the transports.  A
 ProcessDevice's child has its own context, so inproc cannot reach it.
 """
 
-_PAUSE_SWAPPED = (
-    "device bug: libzmq 4.3.5's zmq_proxy_steerable swaps PAUSE and RESUME "
-    "(libzmq PR 4600), so pause() does not stop a plain ThreadDevice/"
-    "ProcessDevice and resume() pauses it"
-)
-_BLOCKING_SEND = (
-    "device bug: the poll loop of monitored and ROUTER-to-ROUTER thread and "
-    "process devices sends with a blocking send_multipart, so a backend that "
-    "cannot take a message blocks it and TERMINATE is never read"
-)
-_RESTART = (
-    "device bug: start() after stop() returns the first start's result (or "
-    "never fires if the device was never started) instead of failing"
-)
-_CLOSED_FACTORY = (
-    "device bug: start() with a closed factory raises but leaves the device "
-    "'starting': whenStarted() and stop() never fire"
-)
-_CHILD_HANGS = (
-    "device bug: when the child cannot bind, _deviceprocess.main() calls "
-    "context.term() while its stdin reader thread still holds the control "
-    "PAIR socket, so the child hangs and start() neither fails nor succeeds"
-)
-TODO: dict[tuple[str, str], str] = {
-    ("Thread", "test_pauseResume"): _PAUSE_SWAPPED,
-    ("Process", "test_pauseResume"): _PAUSE_SWAPPED,
-    ("Thread", "test_stopWithBackendBlocked"): _BLOCKING_SEND,
-    ("Process", "test_stopWithBackendBlocked"): _BLOCKING_SEND,
-    ("Reactor", "test_factoryShutdown"): (
-        "device bug: factory.shutdown() closes a ReactorDevice's sockets but "
-        "its whenStopped() never fires"
-    ),
-    ("Process", "test_factoryShutdown"): (
-        "device bug: factory.shutdown() leaves a ProcessDevice's child running "
-        "and its whenStopped() unfired (a ThreadDevice stops)"
-    ),
-    ("Reactor", "test_startAfterStop"): _RESTART,
-    ("Thread", "test_startAfterStop"): _RESTART,
-    ("Process", "test_startAfterStop"): _RESTART,
-    ("Reactor", "test_startWithClosedFactory"): _CLOSED_FACTORY,
-    ("Process", "test_addressInUse"): _CHILD_HANGS,
-    ("Process", "test_startServiceLogsFailure"): _CHILD_HANGS,
-    ("Thread", "test_startWithClosedFactory"): _CLOSED_FACTORY,
-    ("Process", "test_startWithClosedFactory"): _CLOSED_FACTORY,
-}
-"""Tests that fail because of a known device bug, by mode."""
-
-if not LIBZMQ_PROXY_PAUSE_SWAPPED:
-    del TODO["Thread", "test_pauseResume"], TODO["Process", "test_pauseResume"]
-
-
-def _todo(method: Callable[..., Any], reason: str) -> Callable[..., Any]:
-    @functools.wraps(method)
-    def test(self: Any) -> Any:
-        return method(self)
-
-    test.todo = reason  # type: ignore[attr-defined]
-    return test
-
 
 def _testClass(
     mixin: type[DeviceTestsBase],
@@ -1254,10 +1173,6 @@ def _testClass(
     }
     if transport == "ipc" and not zmq.has("ipc"):
         attributes["skip"] = "libzmq has no ipc transport here"
-    for method in dir(mixin):
-        reason = TODO.get((mode, method))
-        if reason is not None:
-            attributes[method] = _todo(getattr(mixin, method), reason)
     return type(name, (mixin, unittest.TestCase), attributes)
 
 

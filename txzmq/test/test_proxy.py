@@ -434,12 +434,6 @@ class DeviceConfigTests(SynchronousTestCase):
         )
         self.assertEqual(self.roundTrip(config), config)
 
-    test_jsonRoundTripBytesOption.todo = (  # type: ignore[attr-defined]
-        "device bug: DeviceConfig.toJSON() passes option values to json.dumps "
-        "as they are, so a bytes option (zapDomain) raises TypeError and a "
-        "ProcessDevice with zapDomain cannot start"
-    )
-
     def test_fromJSONChecks(self) -> None:
         """What comes back from JSON is checked again like build()'s input."""
         config = DeviceConfig.build(QUEUE, self.front, self.back)
