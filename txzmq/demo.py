@@ -1,17 +1,24 @@
 """
-A tour of txzmq: messages through every pattern, in one process::
+A tour of txzmq: messages through every pattern, device and safeguard, in
+one process::
 
     python -m txzmq.demo [--count N] [--transports tcp,ipc,inproc]
         [--reactor select|poll|epoll|asyncio]
 
-Each pattern runs once per transport -- local TCP on random ports and
+Each scenario runs once per transport -- local TCP on random ports and
 ipc sockets in a temporary directory by default -- with its own
-L{ZmqFactory}.  A line is printed as each run ends, then a summary table.
-The exit status is 0 when every message expected arrived, 1 otherwise.
+L{ZmqFactory}: the six patterns, JSON with L{jsonCodec}, a forwarder and a
+queue device on the reactor (and the queue once more in a thread), flow
+control with C{pushDeferred} and a reader that pauses itself, connection
+events from a socket monitor, and CURVE with a ZAP authenticator that
+keeps an intruder out.  Connection events and security need tcp or ipc:
+they are skipped over inproc.  A line is printed as each run ends, then a
+summary table.  The exit status is 0 when every message expected arrived
+(and nothing unexpected did), 1 otherwise.
 
 Waiting is event-driven: each run fires a Deferred when its last expected
-message arrives, with a timeout as a safety net.  Pub/sub needs one more
-step, explained in L{_publishUntil}.
+message or event arrives, with a timeout as a safety net; no run sleeps.
+Pub/sub needs one more step, explained in L{_publishUntil}.
 
 The module is importable: C{main(reactor)} returns a Deferred, so a test
 can run the whole tour on its own reactor.
@@ -27,28 +34,50 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import count as counter
-from typing import TextIO
+from typing import Any, TextIO
 
 import zmq
 from twisted.internet import defer
-from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall, react
 
+from txzmq.codec import jsonCodec
 from txzmq.connection import ZmqConnection, ZmqEndpoint, ZmqEndpointType
-from txzmq.errors import ZmqRequestTimeoutError
+from txzmq.devices import FORWARDER, QUEUE, ReactorDevice, ThreadDevice, ZmqDevice
+from txzmq.errors import (
+    ZmqQueueFullError,
+    ZmqRequestTimeoutError,
+    ZmqWouldBlockError,
+)
 from txzmq.factory import ZmqFactory
+from txzmq.monitor import ZmqEvent
 from txzmq.pair import ZmqPairConnection
 from txzmq.pubsub import ZmqPubConnection, ZmqSubConnection, ZmqXPubConnection
 from txzmq.pushpull import ZmqPullConnection, ZmqPushConnection
 from txzmq.req_rep import ZmqREPConnection, ZmqREQConnection
 from txzmq.router_dealer import ZmqDealerConnection, ZmqRouterConnection
+from txzmq.security import (
+    CurveClient,
+    CurveServer,
+    ZapAuthenticator,
+    generateKeypair,
+)
 
-__all__ = ["Result", "main"]
+__all__ = ["PATTERNS", "Result", "Scenario", "main"]
 
 TRANSPORTS = ("tcp", "ipc", "inproc")
+NETWORK = ("tcp", "ipc")
+"""The transports with connection events and security handshakes."""
+
 WAIT_SECONDS = 5.0
 """How long a run waits for its messages before it counts them as lost."""
+
+FLOW_MESSAGES = 10_000
+"""Messages the flow-control run pushes, whatever C{--count} says."""
+FLOW_HIGH_WATER_MARK = 10
+FLOW_QUEUE_BOUND = 100
+FLOW_PAUSE_EVERY = 500
 
 PROBE = b"probe"
 
@@ -67,6 +96,10 @@ class Result:
     received: int = 0
     seconds: float = 0.0
     detail: str = ""
+    note: str = ""
+    """A few words for the summary table (what a feature run showed)."""
+    skipped: str = ""
+    """Why the run was skipped over this transport, or C{""}."""
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -97,16 +130,18 @@ class _Run:
         self._names = _names
         self._expectations: list[_Expectation] = []
 
-    def bind(self, connection: ZmqConnection) -> str:
-        """Bind C{connection} to a new address; return the address bound."""
+    def address(self) -> str:
+        """A new address to bind on this run's transport."""
         n = next(self._names)
         if self.transport == "tcp":
-            address = "tcp://127.0.0.1:*"  # any free port
-        elif self.transport == "ipc":
-            address = f"ipc://{self.directory}/{n}.sock"
-        else:
-            address = f"inproc://txzmq-demo-{n}"
-        connection.addEndpoints([ZmqEndpoint(ZmqEndpointType.bind, address)])
+            return "tcp://127.0.0.1:*"  # any free port
+        if self.transport == "ipc":
+            return f"ipc://{self.directory}/{n}.sock"
+        return f"inproc://txzmq-demo-{n}"
+
+    def bind(self, connection: ZmqConnection) -> str:
+        """Bind C{connection} to a new address; return the address bound."""
+        connection.addEndpoints([ZmqEndpoint(ZmqEndpointType.bind, self.address())])
         # The address actually bound: it tells which port "*" picked.
         return connection.socket.getsockopt_string(zmq.LAST_ENDPOINT)
 
@@ -140,6 +175,39 @@ class _Run:
             self._expectations.remove(expectation)
         self.result.problems.append(f"timed out waiting for {what}")
         return False
+
+    async def wait(self, d: Deferred[Any], what: str) -> bool:
+        """
+        Wait for C{d} (a C{whenSubscribed}, C{whenConnected}, a device's
+        C{start}...) for at most L{WAIT_SECONDS}; when it times out or
+        fails, record a problem and return False.
+        """
+        d.addTimeout(WAIT_SECONDS, self.reactor)
+        try:
+            await d
+        except Exception as e:
+            reason = "timed out" if _timedOut(e) else f"failed ({e})"
+            self.result.problems.append(f"{reason} waiting for {what}")
+            return False
+        return True
+
+    async def pushAll(self, push: ZmqPushConnection, messages: list[Any]) -> bool:
+        """
+        Push every message, waiting for room (C{pushDeferred}) whenever
+        libzmq is full; count them as sent.  False if it got stuck.
+        """
+        for message in messages:
+            sent = push.pushDeferred(message)
+            if not sent.called and not await self.wait(sent, "room to push"):
+                return False
+            self.sent()
+        return True
+
+
+def _timedOut(e: BaseException | None) -> bool:
+    if isinstance(e, defer.FirstError):
+        return _timedOut(e.subFailure.value)
+    return isinstance(e, (defer.TimeoutError, defer.CancelledError))
 
 
 class _Expectation:
@@ -175,10 +243,11 @@ def _publishUntil(
 
     A PUB socket drops what it publishes before a subscriber's subscription
     has reached it (ZeroMQ's "slow joiner"), and over TCP or ipc that takes
-    a moment after connect().  So the pub/sub run publishes a probe until
-    every subscriber has seen one, instead of sleeping and hoping.  (A
-    later feature, connection events, will replace this loop; the XPUB run
-    shows the other cure: an XPUB socket I{sees} the subscription arrive.)
+    a moment after connect().  A plain PUB cannot see subscriptions, so
+    the pub/sub run publishes a probe until every subscriber has seen one,
+    instead of sleeping and hoping.  The XPUB and forwarder runs show the
+    cure: an XPUB publisher I{sees} the subscriptions arrive
+    (C{whenSubscribed}) and needs no probe.
 
     @return: a Deferred firing True when ready, False on timeout.
     """
@@ -225,9 +294,12 @@ class _XPub(ZmqXPubConnection):
 
 class _Pull(ZmqPullConnection):
     def __init__(
-        self, factory: ZmqFactory, onPull: Callable[[list[bytes]], None]
+        self,
+        factory: ZmqFactory,
+        onPull: Callable[[list[bytes]], None],
+        **settings: Any,
     ) -> None:
-        super().__init__(factory)
+        super().__init__(factory, **settings)
         self.onPullCallback = onPull
 
     def onPull(self, message: list[bytes]) -> None:
@@ -243,6 +315,19 @@ class _Rep(ZmqREPConnection):
 
     def gotMessage(self, messageId: bytes, *messageParts: bytes) -> None:
         self.onRequest(messageId, b"".join(messageParts))
+
+
+class _Answer(ZmqREPConnection):
+    """A REP connection that returns its replies (values, with a codec)."""
+
+    def __init__(
+        self, factory: ZmqFactory, answer: Callable[[Any], Any], **settings: Any
+    ) -> None:
+        super().__init__(factory, **settings)
+        self.answer = answer
+
+    def gotMessage(self, messageId: bytes, *values: Any) -> Any:
+        return self.answer(*values)
 
 
 class _Router(ZmqRouterConnection):
@@ -524,14 +609,437 @@ async def _pair(run: _Run) -> str:
     return f"{len(pongs)} ping-pong round trips, {order}"
 
 
-PATTERNS: Sequence[tuple[str, Callable[[_Run], Awaitable[str]]]] = [
-    ("pub/sub", _pubsub),
-    ("xpub/sub", _xpub),
-    ("push/pull", _pushpull),
-    ("req/rep", _reqrep),
-    ("router/dealer", _routerdealer),
-    ("pair", _pair),
+async def _json(run: _Run) -> str:
+    """
+    Request/reply with L{jsonCodec} on both ends: the client sends dicts,
+    the server gets them decoded and returns dicts, the client gets them
+    decoded.
+    """
+
+    def answer(request: Any) -> Any:
+        run.received()
+        run.sent()
+        return {"id": request["id"], "sum": sum(request["values"]), "unit": "C"}
+
+    rep = _Answer(run.factory, answer, codec=jsonCodec)
+    address = run.bind(rep)
+    req = ZmqREQConnection(run.factory, codec=jsonCodec)
+    run.connect(req, address)
+
+    def request(i: int) -> dict[str, Any]:
+        return {"id": i, "values": [i, 0.5, -1], "unit": "C"}
+
+    replies = []
+    for i in range(run.count):
+        replies.append(req.sendMsg(request(i), timeout=WAIT_SECONDS))
+        run.sent()
+    run.result.expected = 2 * run.count  # requests and replies
+
+    matched = 0
+    for i, reply in enumerate(replies):
+        try:
+            values = await reply
+        except ZmqRequestTimeoutError:
+            continue
+        run.received()
+        matched += values == [{"id": i, "sum": i - 0.5, "unit": "C"}]
+    if matched != run.count:
+        run.result.problems.append(f"only {matched} JSON replies were right")
+    example = jsonCodec.encode(request(1)).decode()
+    return (
+        f"{run.count} JSON requests such as {example} answered with JSON, "
+        f"{matched} decoded and right"
+    )
+
+
+async def _forwarder(run: _Run) -> str:
+    """
+    A forwarder device (XSUB to XPUB, on the reactor) joins two
+    publishers to two subscribers: each subscriber gets every message of
+    each publisher, in order.
+
+    The publishers are XPUB connections, so they see the subscriptions the
+    forwarder passes upstream and wait for them with C{whenSubscribed}
+    instead of probing.  libzmq passes on only the first subscription to a
+    prefix, so each subscriber also subscribes, last, to a tag of its own:
+    a subscriber's subscriptions travel in order, so when the publishers
+    see its own tag, the forwarder has its C{b"weather"} too.
+    """
+    device = ReactorDevice(
+        run.factory,
+        FORWARDER,
+        ZmqEndpoint(ZmqEndpointType.bind, run.address()),
+        ZmqEndpoint(ZmqEndpointType.bind, run.address()),
+    )
+    if not await run.wait(device.start(), "the forwarder to start"):
+        return "the forwarder did not start"
+    try:
+        return await _throughForwarder(run, device)
+    finally:
+        await device.stop()
+
+
+async def _throughForwarder(run: _Run, device: ZmqDevice) -> str:
+    [frontend] = device.addresses["frontend"]
+    [backend] = device.addresses["backend"]
+    stations = [b"north", b"south"]
+    names = [b"A", b"B"]
+    got: dict[tuple[bytes, bytes], list[int]] = {
+        (name, station): [] for name in names for station in stations
+    }
+
+    publishers: dict[bytes, _XPub] = {}
+    for station in stations:
+        publishers[station] = _XPub(run.factory, lambda tag, subscribed: None)
+        run.connect(publishers[station], frontend)
+
+    def subscriber(name: bytes) -> _Sub:
+        def onMessage(message: bytes, tag: bytes) -> None:
+            got[name, tag.rpartition(b".")[2]].append(int(message))
+            run.received()
+
+        sub = _Sub(run.factory, onMessage)
+        run.connect(sub, backend)
+        sub.subscribe(b"weather")
+        sub.subscribe(b"hello." + name + b"\0")  # last: see above
+        return sub
+
+    for name in names:
+        subscriber(name)
+    subscribed = gatherResults(
+        [
+            pub.whenSubscribed(b"hello." + name)
+            for pub in publishers.values()
+            for name in names
+        ],
+        consumeErrors=True,
+    )
+    if not await run.wait(subscribed, "the subscriptions to reach the publishers"):
+        return "the subscriptions never reached the publishers"
+
+    for i in range(run.count):
+        for station, pub in publishers.items():
+            pub.publish(str(i).encode(), b"weather." + station)
+            run.sent()
+    run.result.expected = len(names) * len(stations) * run.count
+    await run.waitFor(lambda: run.result.received >= run.result.expected, "messages")
+    inOrder = all(numbers == list(range(run.count)) for numbers in got.values())
+    if not inOrder:
+        run.result.problems.append("messages missing, doubled or out of order")
+    return (
+        f"{type(device).__name__}: 2 publishers x 2 subscribers, "
+        f"A got {len(got[b'A', b'north'])}+{len(got[b'A', b'south'])}, "
+        f"B got {len(got[b'B', b'north'])}+{len(got[b'B', b'south'])} "
+        f"(north+south), {'in order' if inOrder else 'OUT OF ORDER'}"
+    )
+
+
+def _queueRun(
+    deviceClass: type[ReactorDevice] | type[ThreadDevice],
+) -> Callable[[_Run], Awaitable[str]]:
+    async def scenario(run: _Run) -> str:
+        return await _queue(run, deviceClass)
+
+    return scenario
+
+
+async def _queue(
+    run: _Run, deviceClass: type[ReactorDevice] | type[ThreadDevice]
+) -> str:
+    """
+    A queue device (ROUTER to DEALER) between a request/reply client and
+    two workers: the requests are dealt out to both in turn, each reply
+    finds its way back to its request.
+
+    The workers bind and the device's backend connects to them: a
+    connecting DEALER has a queue for each worker at once, so requests are
+    dealt fairly from the first one.  (Were the workers to connect, the
+    first to arrive would get everything sent before the second.)
+    """
+    got: Counter[bytes] = Counter()
+
+    def worker(name: bytes) -> str:
+        def onRequest(messageId: bytes, body: bytes) -> None:
+            got[name] += 1
+            run.received()
+            rep.reply(messageId, name, body.upper())
+            run.sent()
+
+        rep = _Rep(run.factory, onRequest)
+        return run.bind(rep)
+
+    workers: list[ZmqEndpoint | str] = [
+        ZmqEndpoint(ZmqEndpointType.connect, worker(name)) for name in (b"1", b"2")
+    ]
+    device = deviceClass(
+        run.factory,
+        QUEUE,
+        ZmqEndpoint(ZmqEndpointType.bind, run.address()),
+        workers,
+    )
+    if not await run.wait(device.start(), "the queue device to start"):
+        return "the queue device did not start"
+    try:
+        [frontend] = device.addresses["frontend"]
+        client = ZmqREQConnection(run.factory)
+        run.connect(client, frontend)
+        total = 2 * run.count
+        replies = []
+        for i in range(total):
+            replies.append(
+                client.sendMsg(f"request {i}".encode(), timeout=WAIT_SECONDS)
+            )
+            run.sent()
+        run.result.expected = 2 * total  # requests and replies
+        matched = 0
+        for i, reply in enumerate(replies):
+            try:
+                frames = await reply
+            except ZmqRequestTimeoutError:
+                continue
+            run.received()
+            matched += frames[1:] == [f"REQUEST {i}".encode()]
+    finally:
+        await device.stop()
+    if matched != total:
+        run.result.problems.append(f"only {matched} replies matched their request")
+    if not (got[b"1"] and got[b"2"]):
+        run.result.problems.append("the requests were not spread over both workers")
+    run.result.note = f"spread {got[b'1']}/{got[b'2']}"
+    return (
+        f"{deviceClass.__name__}: {total} requests, worker 1 answered "
+        f"{got[b'1']}, worker 2 answered {got[b'2']}; {matched} replies matched"
+    )
+
+
+async def _flow(run: _Run) -> str:
+    """
+    Flow control: L{FLOW_MESSAGES} messages pushed with C{pushDeferred}
+    as fast as the sender can, into a PULL that pauses itself every
+    L{FLOW_PAUSE_EVERY} messages, with small high-water marks.
+
+    When libzmq is full, messages wait in the sender's outgoing queue;
+    when that is full too (L{FLOW_QUEUE_BOUND} messages), C{pushDeferred}
+    raises L{ZmqQueueFullError} and the sender waits for the last message
+    queued to go out.  Nothing is dropped: every message arrives, in order.
+    """
+    numbers: list[int] = []
+    pauses = 0
+
+    def onPull(message: list[bytes]) -> None:
+        nonlocal pauses
+        numbers.append(int(message[0]))
+        run.received()
+        if len(numbers) % FLOW_PAUSE_EVERY == 0 and len(numbers) < FLOW_MESSAGES:
+            # Take a break: stop reading until the reactor's next turn.
+            # Messages pile up in libzmq meanwhile, and push back.
+            pauses += 1
+            pull.pauseProducing()
+            run.reactor.callLater(0, pull.resumeProducing)
+
+    pull = _Pull(run.factory, onPull, highWaterMark=FLOW_HIGH_WATER_MARK)
+    address = run.bind(pull)
+    push = ZmqPushConnection(
+        run.factory,
+        highWaterMark=FLOW_HIGH_WATER_MARK,
+        maxQueuedMessages=FLOW_QUEUE_BOUND,
+    )
+    run.connect(push, address)
+
+    run.result.expected = FLOW_MESSAGES
+    maxQueued = full = 0
+    last: Deferred[None] | None = None
+    for i in range(FLOW_MESSAGES):
+        message = str(i).encode()
+        try:
+            last = push.pushDeferred(message)
+        except ZmqQueueFullError:
+            full += 1
+            assert last is not None
+            if not await run.wait(last, "room in the outgoing queue"):
+                return f"stuck after {i} messages"
+            last = push.pushDeferred(message)
+        run.sent()
+        maxQueued = max(maxQueued, push.queuedMessages)
+    await run.waitFor(lambda: run.result.received >= FLOW_MESSAGES, "messages")
+    inOrder = numbers == list(range(FLOW_MESSAGES))
+    if not inOrder:
+        run.result.problems.append("messages missing, doubled or out of order")
+    run.result.note = f"max queue {maxQueued}"
+    return (
+        f"{FLOW_MESSAGES} pushed with pushDeferred (hwm {FLOW_HIGH_WATER_MARK}): "
+        f"outgoing queue peaked at {maxQueued}/{FLOW_QUEUE_BOUND}, full {full} "
+        f"times; reader paused {pauses} times; {len(numbers)} arrived, "
+        f"{'in order' if inOrder else 'OUT OF ORDER'}"
+    )
+
+
+async def _events(run: _Run) -> str:
+    """
+    Connection events: a PULL monitored from the start sees three PUSH
+    peers connect (one handshake each), take their messages, and leave.
+    The peers wait for their own handshake with C{whenConnected}.
+    """
+    seen: Counter[zmq.Event] = Counter()
+
+    def onEvent(event: ZmqEvent) -> None:
+        seen[event.kind] += 1
+        run.changed()
+
+    pull = _Pull(
+        run.factory, lambda message: run.received(), monitorEvents=zmq.EVENT_ALL
+    )
+    pull.addEventObserver(onEvent)
+    address = run.bind(pull)
+    peers = []
+    for _ in range(3):
+        peer = ZmqPushConnection(run.factory, monitorEvents=zmq.EVENT_ALL)
+        run.connect(peer, address)
+        peers.append(peer)
+    connected = gatherResults(
+        [peer.whenConnected(address) for peer in peers], consumeErrors=True
+    )
+    if not await run.wait(connected, "the peers' handshakes"):
+        return "the peers never connected"
+    handshakes = zmq.Event.HANDSHAKE_SUCCEEDED
+    await run.waitFor(
+        lambda: seen[handshakes] >= len(peers), "the monitor's handshake events"
+    )
+
+    run.result.expected = len(peers) * run.count
+    for peer in peers:
+        await run.pushAll(peer, [str(i).encode() for i in range(run.count)])
+    await run.waitFor(lambda: run.result.received >= run.result.expected, "messages")
+
+    for peer in peers:
+        peer.shutdown()
+    disconnected = zmq.Event.DISCONNECTED
+    await run.waitFor(
+        lambda: seen[disconnected] >= len(peers), "the disconnection events"
+    )
+    if seen[handshakes] != len(peers):
+        run.result.problems.append(f"{seen[handshakes]} handshakes, not {len(peers)}")
+    run.result.note = f"{seen[handshakes]} handshakes, {seen[disconnected]} gone"
+    return (
+        f"monitored PULL saw {seen[zmq.Event.LISTENING]} listening, "
+        f"{seen[zmq.Event.ACCEPTED]} accepted, {seen[handshakes]} handshakes, "
+        f"{seen[disconnected]} disconnected; {run.result.received} messages "
+        f"from {len(peers)} peers; connectedPeers now {pull.connectedPeers}"
+    )
+
+
+async def _curve(run: _Run) -> str:
+    """
+    CURVE: a PULL server lets in only the PUSH client whose public key its
+    ZAP authenticator knows.  An intruder with a key of its own (and the
+    server's public key) is refused at the handshake: the server's monitor
+    reports it, and none of its messages arrive.
+    """
+    serverPublic, serverSecret = generateKeypair()
+    clientPublic, clientSecret = generateKeypair()
+    intruderPublic, intruderSecret = generateKeypair()
+    authenticator = ZapAuthenticator(run.factory, curveKeys=[clientPublic])
+    authenticator.start()  # before the server accepts peers
+    try:
+        return await _curveRun(
+            run,
+            CurveServer(serverSecret),
+            CurveClient(serverPublic, clientPublic, clientSecret),
+            CurveClient(serverPublic, intruderPublic, intruderSecret),
+        )
+    finally:
+        authenticator.stop()
+
+
+async def _curveRun(
+    run: _Run, server: CurveServer, client: CurveClient, intruder: CurveClient
+) -> str:
+    got: Counter[bytes] = Counter()
+    refused: list[ZmqEvent] = []
+
+    def onPull(message: list[bytes]) -> None:
+        got[message[0]] += 1
+        if message[0] == b"client":
+            run.received()
+        else:
+            run.changed()
+
+    def onEvent(event: ZmqEvent) -> None:
+        if event.kind == zmq.Event.HANDSHAKE_FAILED_AUTH:
+            refused.append(event)
+            run.changed()
+
+    pull = _Pull(run.factory, onPull, security=server, monitorEvents=zmq.EVENT_ALL)
+    pull.addEventObserver(onEvent)
+    address = run.bind(pull)
+    senders = {}
+    for name, security in ((b"client", client), (b"intruder", intruder)):
+        senders[name] = ZmqPushConnection(run.factory, security=security)
+        run.connect(senders[name], address)
+    # A connecting PUSH queues its messages until the handshake: the
+    # client's go out once it is let in, the intruder's never do.  (The
+    # intruder pushes first, before any handshake, and can queue up to its
+    # high-water mark.)
+    tried = 0
+    for i in range(run.count):
+        try:
+            senders[b"intruder"].push([b"intruder", str(i).encode()])
+        except ZmqWouldBlockError:
+            break
+        tried += 1
+        run.sent()
+    run.result.expected = run.count
+    await run.pushAll(
+        senders[b"client"], [[b"client", str(i).encode()] for i in range(run.count)]
+    )
+    await run.waitFor(lambda: run.result.received >= run.count, "messages")
+    await run.waitFor(lambda: bool(refused), "the intruder's refusal")
+    if got[b"intruder"]:
+        run.result.problems.append(
+            f"{got[b'intruder']} messages from the intruder arrived"
+        )
+    why = refused[0].reason if refused else "the intruder was not refused"
+    run.result.note = "intruder refused" if refused else ""
+    return (
+        f"client (allowed key) delivered {got[b'client']}/{run.count}; "
+        f"intruder (unknown key) delivered {got[b'intruder']}/{tried}; "
+        f"server monitor: {why}"
+    )
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One scenario of the tour, and where it can run."""
+
+    name: str
+    run: Callable[[_Run], Awaitable[str]]
+    transports: tuple[str, ...] = TRANSPORTS
+    """The transports it can use; it is skipped over the others."""
+    why: str = ""
+    """Why it cannot use the other transports."""
+    once: bool = False
+    """Run it over the first usable transport only."""
+
+
+_NEEDS_NETWORK = "inproc has no connection events or security handshakes"
+
+
+PATTERNS: Sequence[Scenario] = [
+    Scenario("pub/sub", _pubsub),
+    Scenario("xpub/sub", _xpub),
+    Scenario("push/pull", _pushpull),
+    Scenario("req/rep", _reqrep),
+    Scenario("router/dealer", _routerdealer),
+    Scenario("pair", _pair),
+    Scenario("json req/rep", _json),
+    Scenario("forwarder", _forwarder),
+    Scenario("queue", _queueRun(ReactorDevice)),
+    Scenario("queue/thread", _queueRun(ThreadDevice), once=True),
+    Scenario("flow control", _flow),
+    Scenario("events", _events, NETWORK, _NEEDS_NETWORK),
+    Scenario("curve+zap", _curve, NETWORK, _NEEDS_NETWORK),
 ]
+"""Every scenario of the tour, in order."""
 
 
 async def _runOne(
@@ -551,6 +1059,11 @@ async def _runOne(
         result.problems.append(f"{type(e).__name__}: {e}")
     finally:
         result.seconds = reactor.seconds() - started
+        # Monitored connections first: each closes its monitor before
+        # itself, as docs/events.md asks.
+        for connection in list(run.factory.connections):
+            if connection.monitoring:
+                connection.shutdown()
         run.factory.shutdown()
     return result
 
@@ -563,9 +1076,16 @@ def formatTable(results: Sequence[Result]) -> list[str]:
     ]
     lines.append("-" * len(lines[0]))
     for r in results:
-        status = (
-            "ok" if r.ok else "FAILED: " + "; ".join(r.problems or ["messages lost"])
-        )
+        if r.skipped:
+            lines.append(
+                f"{r.pattern:<14} {r.transport:<9} {'-':>5} {'-':>8} {'-':>8} "
+                f"{'-':>9}  skipped: {r.skipped}"
+            )
+            continue
+        if r.ok:
+            status = f"ok ({r.note})" if r.note else "ok"
+        else:
+            status = "FAILED: " + "; ".join(r.problems or ["messages lost"])
         lines.append(
             f"{r.pattern:<14} {r.transport:<9} {r.sent:>5} {r.expected:>8} "
             f"{r.received:>8} {r.seconds * 1000:>7.1f}ms  {status}"
@@ -576,15 +1096,27 @@ def formatTable(results: Sequence[Result]) -> list[str]:
 def parseArguments(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m txzmq.demo",
-        description="Send messages through every txzmq pattern, in one process.",
+        description=(
+            "Send messages through every txzmq pattern, two devices, flow "
+            "control, connection events and CURVE security, in one process."
+        ),
     )
     parser.add_argument(
-        "--count", type=int, default=5, help="messages per pattern and peer (default 5)"
+        "--count",
+        type=int,
+        default=5,
+        help=(
+            "messages per pattern and peer (default 5); the flow-control run "
+            f"always pushes {FLOW_MESSAGES:,}"
+        ),
     )
     parser.add_argument(
         "--transports",
         default="tcp,ipc",
-        help=f"comma-separated, among {', '.join(TRANSPORTS)} (default tcp,ipc)",
+        help=(
+            f"comma-separated, among {', '.join(TRANSPORTS)} (default tcp,ipc); "
+            "events and security are skipped over inproc"
+        ),
     )
     parser.add_argument(
         "--reactor",
@@ -601,6 +1133,18 @@ def parseArguments(argv: Sequence[str]) -> argparse.Namespace:
     return options
 
 
+def _plan(scenario: Scenario, transports: Sequence[str]) -> list[tuple[str, str]]:
+    """
+    The runs of C{scenario}: C{(transport, why skipped)} pairs, C{""} for a
+    run that goes ahead.
+    """
+    usable = [t for t in transports if t in scenario.transports]
+    if scenario.once:
+        usable = usable[:1]
+        return [(t, "") for t in usable] or [(transports[0], scenario.why)]
+    return [(t, "" if t in usable else scenario.why) for t in transports]
+
+
 async def _tour(
     reactor: IReactorTime, argv: Sequence[str], out: TextIO
 ) -> list[Result]:
@@ -608,7 +1152,7 @@ async def _tour(
     count: int = options.count
     transports: list[str] = options.transports
     print(
-        f"txzmq demo: {len(PATTERNS)} patterns over {', '.join(transports)} "
+        f"txzmq demo: {len(PATTERNS)} scenarios over {', '.join(transports)} "
         f"({type(reactor).__name__}, libzmq {zmq.zmq_version()}, "
         f"pyzmq {zmq.__version__})",
         file=out,
@@ -616,16 +1160,19 @@ async def _tour(
     directory = tempfile.mkdtemp(prefix="txzmq-demo-")
     results: list[Result] = []
     try:
-        for pattern, scenario in PATTERNS:
-            for transport in transports:
+        for scenario in PATTERNS:
+            name = scenario.name
+            for transport, skipped in _plan(scenario, transports):
+                if skipped:
+                    results.append(Result(name, transport, skipped=skipped))
+                    print(f"  {name:<14} {transport:<7} skipped: {skipped}", file=out)
+                    continue
                 result = await _runOne(
-                    reactor, pattern, scenario, transport, directory, count
+                    reactor, name, scenario.run, transport, directory, count
                 )
                 results.append(result)
                 mark = "ok" if result.ok else "FAILED"
-                print(
-                    f"  {pattern:<14} {transport:<7} {result.detail} [{mark}]", file=out
-                )
+                print(f"  {name:<14} {transport:<7} {result.detail} [{mark}]", file=out)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     return results
@@ -635,13 +1182,13 @@ def main(
     reactor: IReactorTime, *argv: str, out: TextIO | None = None
 ) -> Deferred[None]:
     """
-    Run every pattern over every transport, print a summary table to C{out}
-    (default stdout).
+    Run every scenario over every transport, print a summary table to
+    C{out} (default stdout).
 
     @param argv: command-line arguments (see C{--help}).
     @return: a Deferred that fires with None when every expected message
-        arrived, or fails with C{SystemExit(1)} when some were lost (so
-        that C{react} exits with status 1).
+        arrived, or fails with C{SystemExit(1)} when some were lost or a
+        run went wrong (so that C{react} exits with status 1).
     """
     stream = sys.stdout if out is None else out
 
@@ -650,18 +1197,18 @@ def main(
         print("\nsummary:", file=stream)
         for line in formatTable(results):
             print("  " + line, file=stream)
-        failed = [r for r in results if not r.ok]
-        received = sum(r.received for r in results)
-        expected = sum(r.expected for r in results)
+        ran = [r for r in results if not r.skipped]
+        skipped = len(results) - len(ran)
+        failed = [r for r in ran if not r.ok]
+        received = sum(r.received for r in ran)
+        expected = sum(r.expected for r in ran)
         if failed:
-            print(
-                f"\nFAILED: {len(failed)} of {len(results)} runs lost messages",
-                file=stream,
-            )
+            print(f"\nFAILED: {len(failed)} of {len(ran)} runs failed", file=stream)
             raise SystemExit(1)
         print(
-            f"\nOK: all {len(results)} runs complete, "
-            f"{received} of {expected} expected messages received",
+            f"\nOK: all {len(ran)} runs complete"
+            + (f" ({skipped} skipped)" if skipped else "")
+            + f", {received} of {expected} expected messages received",
             file=stream,
         )
 

@@ -28,7 +28,7 @@ import itertools
 import os
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import zmq
@@ -122,9 +122,9 @@ class ZmqDevice(Service):
         self,
         factory: ZmqFactory,
         kind: DeviceKind,
-        frontend: ZmqEndpoint | str | list[ZmqEndpoint | str],
-        backend: ZmqEndpoint | str | list[ZmqEndpoint | str],
-        monitor: ZmqEndpoint | str | list[ZmqEndpoint | str] | None = None,
+        frontend: ZmqEndpoint | str | Sequence[ZmqEndpoint | str],
+        backend: ZmqEndpoint | str | Sequence[ZmqEndpoint | str],
+        monitor: ZmqEndpoint | str | Sequence[ZmqEndpoint | str] | None = None,
         *,
         inPrefix: bytes = b"in",
         outPrefix: bytes = b"out",

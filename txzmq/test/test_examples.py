@@ -334,17 +334,49 @@ class ProgramTests(unittest.TestCase):
     def test_demo(self) -> Deferred[None]:
         """
         C{python -m txzmq.demo} prints a summary table with one row per
-        pattern and transport, and says everything arrived.
+        scenario and transport (the thread queue once), and says everything
+        arrived: the devices spread and forward, flow control loses
+        nothing, the monitor counts the handshakes, the intruder is refused.
         """
 
         async def check() -> None:
-            out = await self._check(["-m", "txzmq.demo"], "OK: all 12 runs complete")
+            out = await self._check(["-m", "txzmq.demo"], "OK: all 25 runs complete")
             table = out[out.index("summary:") :]
-            for pattern, _ in demo.PATTERNS:
-                for transport in ("tcp", "ipc"):
+            for scenario in demo.PATTERNS:
+                for transport in ("tcp",) if scenario.once else ("tcp", "ipc"):
                     self.assertRegex(
-                        table, rf"{pattern}\s+{transport}\s+\d+\s+\d+\s+\d+.*ok"
+                        table,
+                        rf"{re.escape(scenario.name)}\s+{transport}\s+\d+\s+\d+"
+                        r"\s+\d+.*ok",
                     )
+            self.assertNotIn("skipped", out)
+            for transport in ("tcp", "ipc"):
+                for row in (
+                    r"forwarder\s+{}\s+10\s+20\s+20 .* ok$",
+                    r"queue\s+{}\s+20\s+20\s+20 .* ok \(spread 5/5\)$",
+                    r"flow control\s+{}\s+10000\s+10000\s+10000 .* ok \(max queue 100\)$",
+                    r"events\s+{}\s+15\s+15\s+15 .* ok \(3 handshakes, 3 gone\)$",
+                    r"curve\+zap\s+{}\s+10\s+5\s+5 .* ok \(intruder refused\)$",
+                    r"json req/rep\s+{}\s+10\s+10\s+10 .* ok$",
+                ):
+                    self.assertRegex(table, re.compile(row.format(transport), re.M))
+            self.assertRegex(
+                table, re.compile(r"queue/thread\s+tcp\s+20\s+20\s+20 .* ok", re.M)
+            )
+            for line in (
+                r"forwarder\s+tcp\s+ReactorDevice: 2 publishers x 2 subscribers, "
+                r"A got 5\+5, B got 5\+5 \(north\+south\), in order \[ok\]",
+                r"queue/thread\s+tcp\s+ThreadDevice: 10 requests, worker 1 answered 5, "
+                r"worker 2 answered 5; 10 replies matched \[ok\]",
+                r"flow control\s+ipc\s+10000 pushed with pushDeferred .* 10000 "
+                r"arrived, in order \[ok\]",
+                r"events\s+tcp\s+monitored PULL saw 1 listening, 3 accepted, "
+                r"3 handshakes, 3 disconnected",
+                r"curve\+zap\s+ipc\s+client \(allowed key\) delivered 5/5; intruder "
+                r"\(unknown key\) delivered 0/5; server monitor: authentication "
+                r"refused \(ZAP status 400\) \[ok\]",
+            ):
+                self.assertRegex(out, line)
 
         return ensureDeferred(check())
 
@@ -374,7 +406,8 @@ class DemoInProcessTests(unittest.TestCase):
     def test_allTransports(self) -> Deferred[None]:
         """
         main() fires with None when every message arrived, after printing a
-        line per run and the summary table.
+        line per run and the summary table; events and security are skipped
+        over inproc, the thread queue runs once.
         """
         out = io.StringIO()
         d = demo.main(
@@ -383,9 +416,41 @@ class DemoInProcessTests(unittest.TestCase):
 
         def check(result: None) -> None:
             text = out.getvalue()
-            self.assertIn("OK: all 18 runs complete", text)
-            self.assertEqual(text.count("[ok]"), 18)
+            self.assertIn("OK: all 35 runs complete (2 skipped)", text)
+            self.assertEqual(text.count("[ok]"), 35)
             self.assertNotIn("FAILED", text)
+            for name in ("events", "curve+zap"):
+                self.assertRegex(
+                    text, rf"{re.escape(name)}\s+inproc\s+-\s+-\s+-\s+-\s+skipped: "
+                )
+            self.assertEqual(text.count("queue/thread"), 2)  # its line and row
+            self.assertRegex(
+                text, r"queue\s+inproc\s+12\s+12\s+12 .* ok \(spread 3/3\)"
+            )
+            self.assertRegex(text, r"flow control\s+inproc\s+10000\s+10000\s+10000")
+
+        return d.addCallback(check)
+
+    def test_networkOnly(self) -> Deferred[None]:
+        """
+        Over tcp alone, with another count, the feature runs still pass:
+        the intruder's messages count as sent but not expected.
+        """
+        out = io.StringIO()
+        d = demo.main(self.reactor, "--count", "4", "--transports", "tcp", out=out)
+
+        def check(result: None) -> None:
+            text = out.getvalue()
+            self.assertIn("OK: all 13 runs complete, ", text)
+            self.assertRegex(
+                text, r"curve\+zap\s+tcp\s+8\s+4\s+4 .* ok \(intruder refused\)"
+            )
+            self.assertRegex(
+                text, r"events\s+tcp\s+12\s+12\s+12 .* ok \(3 handshakes, 3 gone\)"
+            )
+            self.assertRegex(
+                text, r"queue/thread\s+tcp\s+16\s+16\s+16 .* ok \(spread 4/4\)"
+            )
 
         return d.addCallback(check)
 
@@ -402,13 +467,13 @@ class DemoInProcessTests(unittest.TestCase):
             run.received(1)
             return "one message lost on purpose"
 
-        self.patch(demo, "PATTERNS", [("broken", broken)])
+        self.patch(demo, "PATTERNS", [demo.Scenario("broken", broken)])
         failure = self.failureResultOf(
             demo.main(self.reactor, "--transports", "inproc", out=out), SystemExit
         )
         self.assertEqual(failure.value.args, (1,))
         text = out.getvalue()
-        self.assertIn("FAILED: 1 of 1 runs lost messages", text)
+        self.assertIn("FAILED: 1 of 1 runs failed", text)
         self.assertRegex(text, r"broken\s+inproc\s+2\s+2\s+1 .*FAILED: messages lost")
 
     def test_scenarioErrorIsReported(self) -> None:
@@ -418,7 +483,7 @@ class DemoInProcessTests(unittest.TestCase):
         async def crashing(run: demo._Run) -> str:
             raise RuntimeError("boom")
 
-        self.patch(demo, "PATTERNS", [("crashing", crashing)])
+        self.patch(demo, "PATTERNS", [demo.Scenario("crashing", crashing)])
         d = demo.main(self.reactor, "--transports", "inproc", out=out)
         self.failureResultOf(d, SystemExit)
         self.assertIn("FAILED: RuntimeError: boom", out.getvalue())
@@ -447,9 +512,62 @@ class DemoInProcessTests(unittest.TestCase):
                 "pair", "ipc", sent=4, expected=4, received=3, problems=["late"]
             ),
         ]
+        results += [
+            demo.Result("queue", "tcp", 8, 8, 8, note="spread 2/2"),
+            demo.Result("events", "inproc", skipped="no events"),
+        ]
         lines = demo.formatTable(results)
-        self.assertEqual(len(lines), 4)
+        self.assertEqual(len(lines), 6)
         self.assertTrue(lines[0].startswith("pattern"))
         self.assertEqual(set(lines[1]), {"-"})
         self.assertRegex(lines[2], r"^pair\s+tcp\s+4\s+4\s+4\s+12\.3ms\s+ok$")
         self.assertTrue(lines[3].endswith("FAILED: late"))
+        self.assertTrue(lines[4].endswith("ms  ok (spread 2/2)"))
+        self.assertRegex(
+            lines[5], r"^events\s+inproc\s+-\s+-\s+-\s+-\s+skipped: no events$"
+        )
+
+    def test_plan(self) -> None:
+        """
+        A scenario runs over the transports it can use and is skipped over
+        the others, with why; a run-once scenario takes the first usable
+        transport, or is skipped once.
+        """
+
+        async def nothing(run: demo._Run) -> str:
+            return ""
+
+        network = demo.Scenario("net", nothing, demo.NETWORK, "no network")
+        self.assertEqual(
+            demo._plan(network, ["inproc", "tcp"]),
+            [("inproc", "no network"), ("tcp", "")],
+        )
+        once = demo.Scenario("once", nothing, demo.NETWORK, "no network", once=True)
+        self.assertEqual(demo._plan(once, ["inproc", "ipc", "tcp"]), [("ipc", "")])
+        self.assertEqual(demo._plan(once, ["inproc"]), [("inproc", "no network")])
+        everywhere = demo.Scenario("all", nothing)
+        self.assertEqual(demo._plan(everywhere, ["ipc"]), [("ipc", "")])
+
+    def test_failedWaitIsReported(self) -> None:
+        """
+        A Deferred waited for with _Run.wait that fails or times out is a
+        problem of the run, saying what it waited for.
+        """
+        from twisted.internet.defer import fail, gatherResults
+        from twisted.internet.task import Clock
+
+        clock = Clock()
+        result = demo.Result("x", "inproc")
+        run = demo._Run(clock, "inproc", "", 1, result)
+        self.addCleanup(run.factory.shutdown)
+        never: Deferred[None] = Deferred()
+        waiting = ensureDeferred(
+            run.wait(gatherResults([never], consumeErrors=True), "a")
+        )
+        clock.advance(demo.WAIT_SECONDS)
+        self.assertIs(self.successResultOf(waiting), False)
+        broken = ensureDeferred(run.wait(fail(ValueError("nope")), "b"))
+        self.assertIs(self.successResultOf(broken), False)
+        self.assertEqual(
+            result.problems, ["timed out waiting for a", "failed (nope) waiting for b"]
+        )
