@@ -22,6 +22,7 @@ from txzmq.devices import (
 from txzmq.errors import (
     ZmqConnectionClosedError,
     ZmqEndpointError,
+    ZmqMonitorStoppedError,
     ZmqQueueFullError,
     ZmqRequestTimeoutError,
     ZmqUnknownRequestError,
@@ -61,6 +62,7 @@ __all__ = [
     "ZmqXSubConnection",
     "ZmqConnectionClosedError",
     "ZmqEndpointError",
+    "ZmqMonitorStoppedError",
     "ZmqQueueFullError",
     "ZmqUnknownRequestError",
     "ZmqWouldBlockError",

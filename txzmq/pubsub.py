@@ -78,6 +78,13 @@ class ZmqPubConnection(ZmqConnection):
         @raise ZmqWouldBlockError: never for PUB in practice: a PUB socket
             drops messages for slow subscribers instead.
         """
+        if type(message) is bytes and type(tag) is bytes and self.codec is None:
+            # The common case, inline: publishing is often the hot loop.
+            separator = self.topicSep
+            if tag and separator in tag:
+                raise self._tagError(tag)
+            self.send(tag + separator + message)
+            return
         self.send(self._topicFrame(message, tag))
 
     def publishDeferred(self, message: Any, tag: bytes | str = b"") -> Deferred[None]:
@@ -89,14 +96,17 @@ class ZmqPubConnection(ZmqConnection):
         """
         return self.sendDeferred(self._topicFrame(message, tag))
 
+    def _tagError(self, tag: bytes) -> ValueError:
+        return ValueError(
+            f"tag {tag!r} contains the topic separator {self.topicSep!r}; "
+            "subscribers would split the message at the wrong place"
+        )
+
     def _topicFrame(self, message: Any, tag: bytes | str) -> bytes:
         tagBytes = tag if type(tag) is bytes else encodeText(tag, "tag")
         separator = self.topicSep
         if tagBytes and separator in tagBytes:
-            raise ValueError(
-                f"tag {tagBytes!r} contains the topic separator {separator!r}; "
-                "subscribers would split the message at the wrong place"
-            )
+            raise self._tagError(tagBytes)
         codec = self.codec
         if codec is not None:
             body = codec.encode(message)
