@@ -17,7 +17,19 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.trial.unittest import SynchronousTestCase as TestCase
 
-from txzmq import ZmqConnection, ZmqEndpoint, ZmqEndpointType
+from txzmq import (
+    ZmqConnection,
+    ZmqDealerConnection,
+    ZmqEndpoint,
+    ZmqEndpointType,
+    ZmqPairConnection,
+    ZmqPullConnection,
+    ZmqREPConnection,
+    ZmqRouterConnection,
+    ZmqSubConnection,
+    ZmqXPubConnection,
+    ZmqXSubConnection,
+)
 
 _counter = itertools.count()
 
@@ -111,3 +123,78 @@ def untilTrue(
 
     tick()
     return d
+
+
+# Connections that record what their callback is given, one per pattern.
+
+
+class RecordingPull(ZmqPullConnection):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.pulled: list[list[Any]] = []
+        super().__init__(*args, **kwargs)
+
+    def onPull(self, message: list[Any]) -> None:
+        self.pulled.append(message)
+
+
+class RecordingSub(ZmqSubConnection):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.received: list[tuple[Any, bytes]] = []
+        super().__init__(*args, **kwargs)
+
+    def gotMessage(self, message: Any, tag: bytes) -> None:
+        self.received.append((message, tag))
+
+
+class RecordingXSub(ZmqXSubConnection):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.received: list[tuple[Any, bytes]] = []
+        super().__init__(*args, **kwargs)
+
+    def gotMessage(self, message: Any, tag: bytes) -> None:
+        self.received.append((message, tag))
+
+
+class RecordingXPub(ZmqXPubConnection):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.subscriptions: list[tuple[bytes, bool]] = []
+        super().__init__(*args, **kwargs)
+
+    def gotSubscription(self, tag: bytes, subscribed: bool) -> None:
+        self.subscriptions.append((tag, subscribed))
+
+
+class RecordingREP(ZmqREPConnection):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.requests: list[tuple[bytes, list[Any]]] = []
+        super().__init__(*args, **kwargs)
+
+    def gotMessage(self, messageId: bytes, *messageParts: Any) -> None:
+        self.requests.append((messageId, list(messageParts)))
+
+
+class RecordingRouter(ZmqRouterConnection):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.received: list[tuple[Any, ...]] = []
+        super().__init__(*args, **kwargs)
+
+    def gotMessage(self, *args: Any) -> None:
+        self.received.append(args)
+
+
+class RecordingDealer(ZmqDealerConnection):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.received: list[tuple[Any, ...]] = []
+        super().__init__(*args, **kwargs)
+
+    def gotMessage(self, *args: Any) -> None:
+        self.received.append(args)
+
+
+class RecordingPair(ZmqPairConnection):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.received: list[tuple[Any, ...]] = []
+        super().__init__(*args, **kwargs)
+
+    def gotMessage(self, *args: Any) -> None:
+        self.received.append(args)

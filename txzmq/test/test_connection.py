@@ -34,26 +34,34 @@ from zope.interface.verify import verifyObject
 from txzmq import (
     ZmqConnection,
     ZmqConnectionClosedError,
-    ZmqDealerConnection,
     ZmqEndpoint,
     ZmqEndpointError,
     ZmqEndpointType,
     ZmqFactory,
-    ZmqPairConnection,
     ZmqPubConnection,
     ZmqPullConnection,
     ZmqPushConnection,
     ZmqREPConnection,
     ZmqREQConnection,
     ZmqRequestTimeoutError,
-    ZmqRouterConnection,
     ZmqSubConnection,
     ZmqUnknownRequestError,
     ZmqWouldBlockError,
     ZmqXPubConnection,
-    ZmqXSubConnection,
 )
-from txzmq.test._helpers import bind, connect, inprocAddress
+from txzmq.test._helpers import (
+    RecordingDealer,
+    RecordingPair,
+    RecordingPull,
+    RecordingREP,
+    RecordingRouter,
+    RecordingSub,
+    RecordingXPub,
+    RecordingXSub,
+    bind,
+    connect,
+    inprocAddress,
+)
 
 # ---------------------------------------------------------------------------
 # Test doubles and helpers
@@ -164,78 +172,6 @@ class ZmqTestReceiver(ZmqConnection):
 
     def messageReceived(self, message: list[bytes]) -> None:
         self.messages.append(message)
-
-
-class RecordingPull(ZmqPullConnection):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.pulled: list[list[bytes]] = []
-        super().__init__(*args, **kwargs)
-
-    def onPull(self, message: list[bytes]) -> None:
-        self.pulled.append(message)
-
-
-class RecordingSub(ZmqSubConnection):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.received: list[tuple[bytes, bytes]] = []
-        super().__init__(*args, **kwargs)
-
-    def gotMessage(self, message: bytes, tag: bytes) -> None:
-        self.received.append((message, tag))
-
-
-class RecordingXSub(ZmqXSubConnection):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.received: list[tuple[bytes, bytes]] = []
-        super().__init__(*args, **kwargs)
-
-    def gotMessage(self, message: bytes, tag: bytes) -> None:
-        self.received.append((message, tag))
-
-
-class RecordingXPub(ZmqXPubConnection):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.subscriptions: list[tuple[bytes, bool]] = []
-        super().__init__(*args, **kwargs)
-
-    def gotSubscription(self, tag: bytes, subscribed: bool) -> None:
-        self.subscriptions.append((tag, subscribed))
-
-
-class RecordingREP(ZmqREPConnection):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.requests: list[tuple[bytes, list[bytes]]] = []
-        super().__init__(*args, **kwargs)
-
-    def gotMessage(self, messageId: bytes, *messageParts: bytes) -> None:
-        self.requests.append((messageId, list(messageParts)))
-
-
-class RecordingRouter(ZmqRouterConnection):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.received: list[tuple[bytes, ...]] = []
-        super().__init__(*args, **kwargs)
-
-    def gotMessage(self, *args: Any) -> None:
-        self.received.append(args)
-
-
-class RecordingDealer(ZmqDealerConnection):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.received: list[tuple[bytes, ...]] = []
-        super().__init__(*args, **kwargs)
-
-    def gotMessage(self, *args: Any) -> None:
-        self.received.append(args)
-
-
-class RecordingPair(ZmqPairConnection):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.received: list[tuple[bytes, ...]] = []
-        super().__init__(*args, **kwargs)
-
-    def gotMessage(self, *args: Any) -> None:
-        self.received.append(args)
 
 
 class _Base(SynchronousTestCase):
@@ -359,7 +295,9 @@ class ConstructorTests(_Base):
         self.assertIn(conn, self.reactor.getReaders())
         self.assertEqual(len(self.pending()), 1)
         self.reactor.advance(0)
-        self.assertEqual(conn.calls, [(True, [b"m0"]), (True, [b"m1"]), (True, [b"m2"])])
+        self.assertEqual(
+            conn.calls, [(True, [b"m0"]), (True, [b"m1"]), (True, [b"m2"])]
+        )
         self.assertEqual(self.pending(), [])
 
     def test_fileno(self) -> None:
@@ -383,14 +321,18 @@ class ConstructorTests(_Base):
         """
         The repr is txZMQ 1.0's: class name, factory, endpoints.
         """
-        conn = ZmqTestReceiver(self.factory, ZmqEndpoint(ZmqEndpointType.bind, "inproc://#1"))
+        conn = ZmqTestReceiver(
+            self.factory, ZmqEndpoint(ZmqEndpointType.bind, "inproc://#1")
+        )
         self.assertEqual(
             repr(conn),
             "ZmqTestReceiver(ZmqFactory(), [ZmqEndpoint(type='bind', address='inproc://#1')])",
         )
 
     def test_reprNoEndpoints(self) -> None:
-        self.assertEqual(repr(ZmqTestReceiver(self.factory)), "ZmqTestReceiver(ZmqFactory(), [])")
+        self.assertEqual(
+            repr(ZmqTestReceiver(self.factory)), "ZmqTestReceiver(ZmqFactory(), [])"
+        )
 
     def test_reprSeveralEndpoints(self) -> None:
         conn = ZmqTestReceiver(self.factory)
@@ -444,7 +386,9 @@ class ConstructorTests(_Base):
         made = self.recordSockets()
         e = self.assertRaises(TypeError, ZmqTestReceiver, self.factory, identity="me")
         self.assertEqual(str(e), "identity must be bytes, not str")
-        self.assertRaises(TypeError, ZmqTestReceiver, self.factory, identity=bytearray(b"me"))
+        self.assertRaises(
+            TypeError, ZmqTestReceiver, self.factory, identity=bytearray(b"me")
+        )
         self.assertEqual(made, [])
         self.assertEqual(self.factory.connections, set())
 
@@ -470,7 +414,9 @@ class ConstructorTests(_Base):
         self.assertFalse(IReactorFDSet.providedBy(clock))
         factory = ZmqFactory(reactor=clock)
         made = self.recordSockets(factory)
-        e = self.assertRaises(TypeError, ZmqTestReceiver, factory, bind(inprocAddress()))
+        e = self.assertRaises(
+            TypeError, ZmqTestReceiver, factory, bind(inprocAddress())
+        )
         self.assertIn("IReactorFDSet", str(e))
         self.assertIn("Clock", str(e))
         self.assertEqual(made, [])
@@ -812,8 +758,12 @@ class ShutdownTests(_Base):
     def test_otherMethodsAfterShutdown(self) -> None:
         conn = ZmqTestReceiver(self.factory)
         conn.shutdown()
-        self.assertRaises(ZmqConnectionClosedError, conn.setSocketOptions, highWaterMark=1)
-        self.assertRaises(ZmqConnectionClosedError, conn.addEndpoints, [bind(inprocAddress())])
+        self.assertRaises(
+            ZmqConnectionClosedError, conn.setSocketOptions, highWaterMark=1
+        )
+        self.assertRaises(
+            ZmqConnectionClosedError, conn.addEndpoints, [bind(inprocAddress())]
+        )
 
     def test_doReadAfterShutdown(self) -> None:
         conn = ZmqTestReceiver(self.factory)
@@ -875,7 +825,10 @@ class FactoryTests(_Base):
         self.factory.shutdown()
         self.assertRaises(ZmqConnectionClosedError, ZmqPushConnection, self.factory)
         self.assertRaises(
-            ZmqConnectionClosedError, ZmqREQConnection, self.factory, connect(inprocAddress())
+            ZmqConnectionClosedError,
+            ZmqREQConnection,
+            self.factory,
+            connect(inprocAddress()),
         )
         self.assertEqual(self.reactor.getReaders(), [])
 
@@ -905,7 +858,9 @@ class FactoryTests(_Base):
     def test_badLingerPeriod(self) -> None:
         self.assertRaises(ValueError, ZmqFactory, reactor=self.reactor, lingerPeriod=-1)
         self.assertRaises(TypeError, ZmqFactory, reactor=self.reactor, lingerPeriod="1")
-        self.assertRaises(TypeError, ZmqFactory, reactor=self.reactor, lingerPeriod=True)
+        self.assertRaises(
+            TypeError, ZmqFactory, reactor=self.reactor, lingerPeriod=True
+        )
 
     def test_ioThreads(self) -> None:
         factory = ZmqFactory(reactor=self.reactor, ioThreads=2)
@@ -1036,8 +991,12 @@ class SettingsTests(_Base):
         factory = ZmqFactory(reactor=self.reactor, lingerPeriod=42)
         self.addCleanup(factory.shutdown)
         self.assertEqual(ZmqTestReceiver(factory).socket.get(zmq.LINGER), 42)
-        self.assertEqual(ZmqTestReceiver(factory, lingerPeriod=7).socket.get(zmq.LINGER), 7)
-        self.assertEqual(ZmqTestReceiver(factory, lingerPeriod=0).socket.get(zmq.LINGER), 0)
+        self.assertEqual(
+            ZmqTestReceiver(factory, lingerPeriod=7).socket.get(zmq.LINGER), 7
+        )
+        self.assertEqual(
+            ZmqTestReceiver(factory, lingerPeriod=0).socket.get(zmq.LINGER), 0
+        )
 
     def test_otherOptions(self) -> None:
         conn = ZmqTestReceiver(
@@ -1109,9 +1068,13 @@ class SettingsTests(_Base):
         Nothing is applied when any setting is bad.
         """
         conn = ZmqTestReceiver(self.factory)
-        e = self.assertRaises(TypeError, conn.setSocketOptions, highWaterMark=3, bogus=1)
+        e = self.assertRaises(
+            TypeError, conn.setSocketOptions, highWaterMark=3, bogus=1
+        )
         self.assertIn("bogus", str(e))
-        self.assertRaises(ValueError, conn.setSocketOptions, highWaterMark=3, lingerPeriod=-1)
+        self.assertRaises(
+            ValueError, conn.setSocketOptions, highWaterMark=3, lingerPeriod=-1
+        )
         self.assertEqual(conn.socket.get(zmq.SNDHWM), 1000)
         self.assertEqual(conn.highWaterMark, 1000)
 
@@ -1166,7 +1129,10 @@ class EndpointTests(_Base):
     def test_unknownType(self) -> None:
         made = self.recordSockets()
         e = self.assertRaises(
-            ValueError, ZmqTestReceiver, self.factory, ZmqEndpoint("listen", inprocAddress())
+            ValueError,
+            ZmqTestReceiver,
+            self.factory,
+            ZmqEndpoint("listen", inprocAddress()),
         )
         self.assertIn("unknown endpoint type 'listen'", str(e))
         self.assertEqual(len(made), 1)
@@ -1201,7 +1167,9 @@ class EndpointTests(_Base):
     def test_addressInUse(self) -> None:
         address = inprocAddress()
         ZmqTestReceiver(self.factory, bind(address))
-        e = self.assertRaises(ZmqEndpointError, ZmqTestReceiver, self.factory, bind(address))
+        e = self.assertRaises(
+            ZmqEndpointError, ZmqTestReceiver, self.factory, bind(address)
+        )
         self.assertEqual(e.errno, zmq.EADDRINUSE)
         self.assertIn(address, str(e))
         self.assertEqual(len(self.factory.connections), 1)
@@ -1228,7 +1196,9 @@ class EndpointTests(_Base):
         first = inprocAddress()
         conn = ZmqTestReceiver(self.factory)
         self.assertRaises(
-            ValueError, conn.addEndpoints, [bind(first), ZmqEndpoint("listen", inprocAddress())]
+            ValueError,
+            conn.addEndpoints,
+            [bind(first), ZmqEndpoint("listen", inprocAddress())],
         )
         self.assertEqual(conn.endpoints, [])
         # Nothing was bound to the first address.
@@ -1258,7 +1228,9 @@ class EndpointTests(_Base):
         self.assertIn("'bind:inproc://x'", str(e))
         self.assertRaises(TypeError, conn.addEndpoints, [5])
         self.assertRaises(TypeError, conn.addEndpoints, [("bind", 5)])
-        self.assertRaises(TypeError, conn.addEndpoints, [("bind", "inproc://x", "extra")])
+        self.assertRaises(
+            TypeError, conn.addEndpoints, [("bind", "inproc://x", "extra")]
+        )
         self.assertEqual(conn.endpoints, [])
 
     def test_addEndpointsSeveral(self) -> None:
@@ -1305,7 +1277,9 @@ class REQTests(_Base):
         return frames[0], frames[1], frames[3:]
 
     def timers(self) -> list[Any]:
-        return [call for call in self.pending() if call.getTime() > self.reactor.seconds()]
+        return [
+            call for call in self.pending() if call.getTime() > self.reactor.seconds()
+        ]
 
     def test_reply(self) -> None:
         d = self.req.sendMsg(b"a", b"b")
@@ -1397,7 +1371,9 @@ class REQTests(_Base):
         class Impatient(ZmqREQConnection):
             defaultRequestTimeout = 2.0
 
-        req = Impatient(self.factory, connect(self.router.getsockopt_string(zmq.LAST_ENDPOINT)))
+        req = Impatient(
+            self.factory, connect(self.router.getsockopt_string(zmq.LAST_ENDPOINT))
+        )
         d = req.sendMsg(b"q")
         d2 = req.sendMsg(b"q", timeout=10)
         self.reactor.advance(2)
@@ -1503,14 +1479,15 @@ class REQTests(_Base):
                 self.counter += 1
                 return b"id-%d" % (self.counter,)
 
-        req = Numbered(self.factory, connect(self.router.getsockopt_string(zmq.LAST_ENDPOINT)))
+        req = Numbered(
+            self.factory, connect(self.router.getsockopt_string(zmq.LAST_ENDPOINT))
+        )
         d = req.sendMsg(b"q")
         peer, requestId, _ = self.receiveRequest()
         self.assertEqual(requestId, b"id-1")
         self.router.send_multipart([peer, b"id-1", b"", b"r"])
         req.doRead()
         self.assertEqual(self.successResultOf(d), [b"r"])
-
 
     def test_repeatedIdRefusedBeforeSending(self) -> None:
         """
@@ -1522,7 +1499,9 @@ class REQTests(_Base):
             def _getNextId(self) -> bytes:
                 return b"same"
 
-        req = Stuck(self.factory, connect(self.router.getsockopt_string(zmq.LAST_ENDPOINT)))
+        req = Stuck(
+            self.factory, connect(self.router.getsockopt_string(zmq.LAST_ENDPOINT))
+        )
         first = req.sendMsg(b"first")
         first.addErrback(lambda f: f.trap(ZmqConnectionClosedError))
         e = self.assertRaises(ValueError, req.sendMsg, b"second")
@@ -1530,6 +1509,7 @@ class REQTests(_Base):
         peer, requestId, parts = self.receiveRequest()
         self.assertEqual((requestId, parts), (b"same", [b"first"]))
         self.assertRaises(zmq.Again, self.router.recv_multipart, zmq.NOBLOCK)
+
 
 class REPTests(_Base):
     def setUp(self) -> None:
@@ -1751,7 +1731,9 @@ class PubSubTests(_Base):
         pub.send(b"tag\0one frame")
         with capturedLogs() as events:
             sub.doRead()
-        self.assertEqual(sub.received, [(b"two frames", b"tag"), (b"one frame", b"tag")])
+        self.assertEqual(
+            sub.received, [(b"two frames", b"tag"), (b"one frame", b"tag")]
+        )
         warnings = eventsFrom(events, sub, LogLevel.warn)
         self.assertEqual(len(warnings), 2)
         self.assertIn("malformed published message", formatEvent(warnings[0]))
@@ -1804,7 +1786,9 @@ class PubSubTests(_Base):
     def test_xpubVerbose(self) -> None:
         quiet = RecordingXPub(self.factory, bind(self.address))
         verboseAddress = inprocAddress()
-        verbose = RecordingXPub(self.factory, bind(verboseAddress), verboseSubscriptions=True)
+        verbose = RecordingXPub(
+            self.factory, bind(verboseAddress), verboseSubscriptions=True
+        )
         for address in (self.address, self.address, verboseAddress, verboseAddress):
             sub = self.raw(zmq.SUB, connectTo=address)
             sub.subscribe(b"t")
@@ -1885,11 +1869,15 @@ class PatternShapeTests(_Base):
 
     def test_routerDealer(self) -> None:
         router = RecordingRouter(self.factory, bind(self.address))
-        dealer = RecordingDealer(self.factory, connect(self.address), identity=b"dealer-1")
+        dealer = RecordingDealer(
+            self.factory, connect(self.address), identity=b"dealer-1"
+        )
         dealer.sendMsg(b"hi")
         dealer.sendMultipart([b"a", b"b"])
         router.doRead()
-        self.assertEqual(router.received, [(b"dealer-1", b"hi"), (b"dealer-1", b"a", b"b")])
+        self.assertEqual(
+            router.received, [(b"dealer-1", b"hi"), (b"dealer-1", b"a", b"b")]
+        )
         router.sendMsg(b"dealer-1", b"back")
         router.sendMultipart(b"dealer-1", [b"x", b"y"])
         dealer.doRead()
