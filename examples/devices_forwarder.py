@@ -18,11 +18,23 @@ C{subscribe()} travels through it to every station, so a station sends
 only what someone wants to read.
 
 As everywhere in pub/sub, a subscriber receives what is published after
-its subscription arrived.  So before the readings, each station
-publishes a probe until every display has seen it (no fixed sleep); after
-the readings, the same again as a fence: a display that saw a station's
-last probe has received everything that station published before it.
-That is how the summary can say "exactly once".
+its subscription arrived.  The stations are C{ZmqXPubConnection}s: they
+see the subscriptions the forwarder's XSUB passes upstream, so each one
+waits with C{whenSubscribed()} until every display is listening (no
+probe, no fixed sleep).  But a station waiting for b"weather.north" would
+be satisfied by whichever matching subscription came first (the
+dashboard's b"weather." or the north panel's), and libzmq passes on only
+the first subscription to a prefix (all three displays subscribe to
+b"end.").  So each display also subscribes, last, to a tag of its own,
+b"hello.<name>": a subscriber's subscriptions travel in order, so once a
+station sees a display's own tag, it has that display's other
+subscriptions too.  Nothing is published under b"hello.".
+
+After the readings, each station publishes one message under
+b"end.<station>", which every display subscribed to: messages from one
+station arrive in order, so a display that got a station's end message
+has received everything that station published before it.  That is how
+the summary can say "exactly once".
 
 The forwarder runs on the reactor (a C{ReactorDevice}); give C{thread}
 or C{process} as argument to run the very same forwarder through
@@ -39,10 +51,11 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from collections.abc import Callable
 
+from twisted.internet import defer
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.task import deferLater, react
+from twisted.internet.task import react
 
 from txzmq import (
     FORWARDER,
@@ -52,8 +65,8 @@ from txzmq import (
     ZmqEndpoint,
     ZmqEndpointType,
     ZmqFactory,
-    ZmqPubConnection,
     ZmqSubConnection,
+    ZmqXPubConnection,
 )
 
 TIMEOUT = 10.0  # seconds: give up (and exit 1) if readings are missing by then
@@ -64,7 +77,7 @@ DISPLAYS = {
     "north panel": [b"weather.north"],
     "coast panel": [b"weather.south", b"weather.east"],
 }
-PROBE = b"probe."  # probes are tagged b"probe.<round>.<station>"
+END = b"end."  # after its readings, a station publishes once under b"end.<station>"
 MODES = {"reactor": ReactorDevice, "thread": ThreadDevice, "process": ProcessDevice}
 
 
@@ -76,21 +89,36 @@ def connect(address: str) -> ZmqEndpoint:
     return ZmqEndpoint(ZmqEndpointType.connect, address)
 
 
-class Display(ZmqSubConnection):
-    """Counts the readings of each station, and the probes it has seen."""
+def helloTag(name: str) -> bytes:
+    """The tag a display subscribes to last, to say it is listening."""
+    return b"hello." + name.encode()
 
-    def __init__(self, factory: ZmqFactory, address: str, topics: list[bytes]) -> None:
+
+class Display(ZmqSubConnection):
+    """Counts the readings of each station, and the end messages it got."""
+
+    def __init__(
+        self, factory: ZmqFactory, address: str, name: str, topics: list[bytes]
+    ) -> None:
         super().__init__(factory, connect(address))
+        # txzmq reads nothing before the next reactor turn, so gotMessage()
+        # cannot run before this __init__ has finished.
         self.topics = topics
         self.readings: Counter[tuple[bytes, bytes]] = Counter()
-        self.probes: set[bytes] = set()
+        self.ends: set[bytes] = set()
+        self.done: Deferred[None] = Deferred()
         for topic in topics:
             self.subscribe(topic)
-        self.subscribe(PROBE)
+        self.subscribe(END)
+        # Last: when a station sees this one, it has seen the others.  The
+        # separator ends it, so it is no prefix of another display's tag.
+        self.subscribe(helloTag(name) + b"\0")
 
     def gotMessage(self, message: bytes, tag: bytes) -> None:
-        if tag.startswith(PROBE):
-            self.probes.add(tag)
+        if tag.startswith(END):
+            self.ends.add(tag)
+            if len(self.ends) == len(STATIONS) and not self.done.called:
+                self.done.callback(None)
         else:
             self.readings[tag, message] += 1  # (b"weather.north", b"17")
 
@@ -109,39 +137,6 @@ class Display(ZmqSubConnection):
         }
 
 
-async def probeUntil(
-    reactor: IReactorTime, send: Callable[[], None], ready: Callable[[], bool]
-) -> bool:
-    """Call C{send()} every 10 ms until C{ready()}; False after TIMEOUT."""
-    deadline = reactor.seconds() + TIMEOUT
-    while not ready():
-        if reactor.seconds() > deadline:
-            return False
-        send()
-        await deferLater(reactor, 0.01, lambda: None)
-    return True
-
-
-async def meet(
-    reactor: IReactorTime,
-    stations: dict[bytes, ZmqPubConnection],
-    displays: list[Display],
-    round: str,
-) -> bool:
-    """Probe from every station until every display has every probe."""
-    tags = {name: PROBE + round.encode() + b"." + name for name in stations}
-
-    def send() -> None:
-        for name, station in stations.items():
-            station.publish(b"", tags[name])
-
-    return await probeUntil(
-        reactor,
-        send,
-        lambda: all(tag in d.probes for d in displays for tag in tags.values()),
-    )
-
-
 async def main(reactor: IReactorTime, mode: str = "reactor") -> None:
     if mode not in MODES:
         print(f"usage: devices_forwarder.py [{'|'.join(MODES)}]", file=sys.stderr)
@@ -157,22 +152,43 @@ async def main(reactor: IReactorTime, mode: str = "reactor") -> None:
         f"forwarder ({type(forwarder).__name__}): stations -> {front}, displays <- {back}"
     )
 
-    stations = {place: ZmqPubConnection(factory, connect(front)) for place in STATIONS}
+    stations = {place: ZmqXPubConnection(factory, connect(front)) for place in STATIONS}
     displays = {
-        name: Display(factory, back, topics) for name, topics in DISPLAYS.items()
+        name: Display(factory, back, name, topics) for name, topics in DISPLAYS.items()
     }
 
-    met = await meet(reactor, stations, list(displays.values()), "start")
-    if not met:
+    # Every station waits until every display's subscriptions reached it.
+    try:
+        await defer.gatherResults(
+            [
+                station.whenSubscribed(helloTag(name), timeout=TIMEOUT)
+                for station in stations.values()
+                for name in displays
+            ],
+            consumeErrors=True,
+        )
+    except defer.FirstError:
+        await forwarder.stop()
+        factory.shutdown()
         print("FAILED: the displays never heard from every station")
-        raise SystemExit(1)
+        raise SystemExit(1) from None
     print("every display hears every station; publishing")
 
     for n in range(READINGS):
         for place, station in stations.items():
             station.publish(b"%d" % n, b"weather." + place)
+    for place, station in stations.items():
+        station.publish(b"", END + place)
 
-    fenced = await meet(reactor, stations, list(displays.values()), "end")
+    # Each display is done once it has every station's end message.
+    fenced = True
+    try:
+        await defer.gatherResults(
+            [d.done.addTimeout(TIMEOUT, reactor) for d in displays.values()],
+            consumeErrors=True,
+        )
+    except defer.FirstError:
+        fenced = False  # the summary below says what is missing
     await forwarder.stop()
     factory.shutdown()
 
