@@ -74,6 +74,8 @@ def table(
             lines.append("")
             continue
         cells = [list(HEADERS)]
+        if scenario.baseline != BASELINE:
+            cells[0][2] = f"x {scenario.baseline}"
         for label, row in rows:
             ratio = row["ratio"]
             if scenario.lossExpected:
@@ -84,7 +86,9 @@ def table(
                 [
                     _label(scenario, label),
                     _number(row["value"], scenario.unit),
-                    "-" if ratio is None or label == BASELINE else f"{ratio:.2f}",
+                    "-"
+                    if ratio is None or label == scenario.baseline
+                    else f"{ratio:.2f}",
                     _pair(row["binder_cpu_us"], row["connector_cpu_us"], 2),
                     _pair(row["binder_rss_mb"], row["connector_rss_mb"], 0),
                     lost,

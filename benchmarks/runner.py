@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from benchmarks.scenarios import (
-    BASELINE,
     BY_KEY,
     CALIBRATION_COUNT,
     HWM,
@@ -87,12 +86,16 @@ class RunResult:
     value: float | None = None
     binder: dict[str, Any] | None = None
     connector: dict[str, Any] | None = None
+    other: dict[str, Any] | None = None
+    """A device scenario's third process (the PUB sender, the worker)."""
     message: str = ""
     wall_s: float = 0.0
     stderr: dict[str, str] = field(default_factory=dict)
     """The end of a process's stderr, kept when something went wrong."""
 
     def side(self, name: str) -> dict[str, Any] | None:
+        if name == "other":
+            return self.other
         return self.binder if name == "binder" else self.connector
 
     def receiver(self) -> dict[str, Any] | None:
@@ -283,6 +286,35 @@ class Runner:
             binder.config["pace"] = pace
         return binder, connector
 
+    def deviceSpecs(
+        self, scenario: Scenario, label: str
+    ) -> tuple[PeerSpec, PeerSpec, PeerSpec]:
+        """The device (the variant's kind) and its two blocking endpoints."""
+        variant = next(v for v in scenario.variants if v.label == label)
+        common: dict[str, Any] = {
+            "hwm": HWM,
+            "size": scenario.size,
+            "count": self.count(scenario),
+            "reactor": self.settings.reactor,
+            "device": scenario.device,
+            "bind": False,
+            **scenario.config,
+        }
+        device = PeerSpec(
+            variant.kind,
+            "device",
+            {**common, **variant.config, "role": "device", "bind": True},
+        )
+        connector = PeerSpec(
+            "blocking",
+            scenario.connectorRole,
+            {**common, "role": scenario.connectorRole},
+        )
+        other = PeerSpec(
+            "blocking", scenario.otherRole, {**common, "role": scenario.otherRole}
+        )
+        return device, connector, other
+
     def timeout(self, scenario: Scenario, pace: float | None) -> float:
         if pace:
             return max(self.settings.timeout, self.count(scenario) / pace * 1.5 + 60)
@@ -295,6 +327,8 @@ class Runner:
         if scenario.variants:
             labels = [v.label for v in scenario.variants if v.kind in self.pythons]
             if scenario.binderKind and scenario.binderKind not in self.pythons:
+                return []
+            if scenario.device and "blocking" not in self.pythons:
                 return []
         else:
             labels = [k for k in scenario.kinds if k in self.pythons]
@@ -354,9 +388,19 @@ class Runner:
     def runOne(
         self, scenario: Scenario, label: str, repeat: int, pace: float | None
     ) -> RunResult:
-        binder, connector = self.specs(scenario, label, pace)
+        other = None
+        if scenario.device:
+            binder, connector, other = self.deviceSpecs(scenario, label)
+        else:
+            binder, connector = self.specs(scenario, label, pace)
         result = self.execute(
-            scenario, label, repeat, binder, connector, self.timeout(scenario, pace)
+            scenario,
+            label,
+            repeat,
+            binder,
+            connector,
+            self.timeout(scenario, pace),
+            other,
         )
         self.results.append(result)
         shown = "-" if result.value is None else f"{result.value:,.2f}"
@@ -383,10 +427,17 @@ class Runner:
         binderSpec: PeerSpec,
         connectorSpec: PeerSpec,
         timeout: float,
+        otherSpec: PeerSpec | None = None,
     ) -> RunResult:
-        """Run one pair of processes to the end, a stall or an error."""
+        """
+        Run one pair of processes (or, for a device scenario, the device
+        and its two endpoints) to the end, a stall or an error.
+        """
+        specs = [("binder", binderSpec), ("connector", connectorSpec)]
+        if otherSpec is not None:
+            specs.append(("other", otherSpec))
         if self.settings.profile is not None:
-            for where, spec in (("binder", binderSpec), ("connector", connectorSpec)):
+            for where, spec in specs:
                 if spec.kind in TWISTED_KINDS:
                     name = f"{scenario.key}-{label}-{where}-{spec.role}-{repeat + 1}"
                     path = self.settings.profile.resolve() / f"{name}.prof"
@@ -404,6 +455,7 @@ class Runner:
                 "binder", self.argv(binderSpec), self._tmp, events
             )
             endpoint = None
+            ready: dict[str, Any] = {}
             while endpoint is None and not problems:
                 event = self._next(events, min(deadline, started + READY_TIMEOUT))
                 if event is None:
@@ -413,13 +465,28 @@ class Runner:
                 name, data = event
                 if data["event"] == "ready":
                     endpoint = data["endpoint"]
+                    ready = data
                 else:
                     self._handle(children, name, data, problems)
-            if endpoint is not None:
+            if endpoint is not None and otherSpec is not None:
+                # A device: its backend's endpoint starts first (the SUB,
+                # the worker), then the one on the frontend.
+                sides = {"frontend": endpoint, "backend": ready["backend"]}
+                connectorSide = scenario.connectorSide
+                otherSide = "frontend" if connectorSide == "backend" else "backend"
+                connectorSpec.config["address"] = sides[connectorSide]
+                otherSpec.config["address"] = sides[otherSide]
+                starts = [("connector", connectorSpec), ("other", otherSpec)]
+                if connectorSide != "backend":
+                    starts.reverse()
+                for name, spec in starts:
+                    children[name] = Child(name, self.argv(spec), self._tmp, events)
+            elif endpoint is not None:
                 connectorSpec.config["address"] = endpoint
                 children["connector"] = Child(
                     "connector", self.argv(connectorSpec), self._tmp, events
                 )
+            if endpoint is not None:
                 while not problems and children[ender].result is None:
                     event = self._next(events, deadline)
                     if event is None:
@@ -456,6 +523,7 @@ class Runner:
             "ok",
             binder=children["binder"].result if "binder" in children else None,
             connector=children["connector"].result if "connector" in children else None,
+            other=children["other"].result if "other" in children else None,
             wall_s=time.monotonic() - started,
             stderr=stderr,
         )
@@ -599,7 +667,7 @@ def summarize(
         row["notes"] = notes
         summary[(key, label)] = row
     for (key, _label), row in summary.items():
-        base = summary.get((key, BASELINE))
+        base = summary.get((key, BY_KEY[key].baseline))
         row["ratio"] = None
         if base and base["value"] and row["value"] is not None:
             row["ratio"] = row["value"] / base["value"]

@@ -76,11 +76,27 @@ class Scenario:
     """(side, field, format) of extra numbers shown in the notes column."""
     config: dict[str, Any] = field(default_factory=dict)
     """More configuration for both peers."""
+    baseline: str = BASELINE
+    """The label the ratios of this scenario are to."""
+    device: str | None = None
+    """
+    C{forwarder} or C{queue} for the device scenarios: three processes,
+    the binder is the device (the variant's kind), the connector and the
+    I{other} process are blocking pyzmq endpoints that connect to it.
+    """
+    otherRole: str = ""
+    """The device scenarios' third process (the one not measuring)."""
+    connectorSide: str = "backend"
+    """The device side the connector connects to (the other, the other)."""
 
     @property
     def lossExpected(self) -> bool:
-        """PUB drops what a subscriber at its high-water mark cannot take."""
-        return self.binderRole == "pub"
+        """
+        PUB drops what a subscriber at its high-water mark cannot take, and
+        so does the forwarder's XPUB (the sender's PUB has
+        C{ZMQ_XPUB_NODROP}: it waits instead).
+        """
+        return self.binderRole == "pub" or self.device == "forwarder"
 
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -209,6 +225,60 @@ SCENARIOS: tuple[Scenario, ...] = (
             ("connector", "max_queued", "max queued {}"),
             ("connector", "pauses", "{} pauses"),
         ),
+    ),
+)
+
+DEVICE_VARIANTS = (
+    Variant("reactor", "txzmq ReactorDevice", "txzmq", {"impl": "reactor"}),
+    Variant("thread", "txzmq ThreadDevice", "txzmq", {"impl": "thread"}),
+    Variant("proxy", "zmq.proxy in a thread", "blocking", {"impl": "proxy"}),
+)
+"""The device implementations the device scenarios compare."""
+
+DEVICE_BASELINE = "proxy"
+
+SCENARIOS += (
+    Scenario(
+        key="device_forwarder",
+        title="Forwarder XSUB->XPUB, PUB->device->SUB, 64 B, 1 topic",
+        binderRole="device",
+        connectorRole="sub",
+        metric="rate",
+        unit="msg/s",
+        higherIsBetter=True,
+        count=300_000,
+        quickCount=2_000,
+        measuredBy="connector",
+        endsBy="connector",
+        sides=("device", "sub"),
+        variants=DEVICE_VARIANTS,
+        baseline=DEVICE_BASELINE,
+        device="forwarder",
+        otherRole="pub",
+        connectorSide="backend",
+        notes=(("connector", "received", "got {:,}"),),
+        config={"topics": 1, "nodrop": True},
+    ),
+    Scenario(
+        key="device_queue",
+        title="Queue ROUTER->DEALER, DEALER client->device->DEALER worker, "
+        "100 in flight",
+        binderRole="device",
+        connectorRole="req_pipeline",
+        metric="rate",
+        unit="req/s",
+        higherIsBetter=True,
+        count=100_000,
+        quickCount=1_000,
+        measuredBy="connector",
+        endsBy="connector",
+        sides=("device", "client"),
+        variants=DEVICE_VARIANTS,
+        baseline=DEVICE_BASELINE,
+        device="queue",
+        otherRole="dealer_echo",
+        connectorSide="frontend",
+        config={"inflight": 100},
     ),
 )
 

@@ -7,6 +7,7 @@ stalled run still notices the runner's stop and reports what it has.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -104,16 +105,23 @@ class Peer:
         sock = self.socket(zmq.PUB)
         count = int(self.config["count"])
         make = payloadMaker(int(self.config["size"]))
-        prefixes = [tag + TOPIC_SEP for tag in TOPICS]
+        # One topic (the device forwarder) or four, round robin (pub_sub).
+        tags = [TOPICS[SUBSCRIBED]] if self.config.get("topics") == 1 else TOPICS
+        prefixes = [tag + TOPIC_SEP for tag in tags]
         topics = len(prefixes)
-        probe = prefixes[SUBSCRIBED] + make(PROBE)
+        probe = TOPICS[SUBSCRIBED] + TOPIC_SEP + make(PROBE)
+        send: Callable[[bytes], Any] = sock.send
+        if self.config.get("nodrop"):
+            # At the HWM, wait (send raises zmq.Again after SNDTIMEO)
+            # instead of dropping: every message reaches the device.
+            sock.set(zmq.XPUB_NODROP, 1)
+            send = self._sendNoDrop(sock)
         probes = 0
         # Probe until the subscriber saw one (relayed by the runner as "go").
         while not self.control.go.is_set() and not self.stopped:
-            sock.send(probe)
+            send(probe)
             probes += 1
             self.control.go.wait(0.001)
-        send = sock.send
         self.usage.mark()
         for i in range(count):
             send(prefixes[i % topics] + make(i // topics))
@@ -121,9 +129,24 @@ class Peer:
         ends = [prefix + make(END) for prefix in prefixes]
         while not self.stopped:
             for end in ends:
-                sock.send(end)
+                try:
+                    sock.send(end, zmq.NOBLOCK)
+                except zmq.Again:
+                    pass
             self.control.stop.wait(0.001)
         self.context.destroy(linger=0)
+
+    def _sendNoDrop(self, sock: zmq.Socket[bytes]) -> Callable[[bytes], None]:
+        def send(frame: bytes) -> None:
+            while True:
+                try:
+                    sock.send(frame)
+                    return
+                except zmq.Again:
+                    if self.stopped:
+                        return
+
+        return send
 
     # Receivers
 
@@ -160,7 +183,9 @@ class Peer:
     def sub(self) -> None:
         sock = self.socket(zmq.SUB)
         sock.set(zmq.SUBSCRIBE, TOPICS[SUBSCRIBED])
-        stats = SeqStats(subscribedCount(int(self.config["count"])))
+        count = int(self.config["count"])
+        one = self.config.get("topics") == 1
+        stats = SeqStats(count if one else subscribedCount(count))
         offset = len(TOPICS[SUBSCRIBED] + TOPIC_SEP)
         recv = sock.recv
         expect = 0
@@ -199,6 +224,11 @@ class Peer:
 
     def router(self) -> None:
         sock = self.socket(zmq.ROUTER)
+        self._serve(sock.recv_multipart, sock.send_multipart)
+
+    def dealerEcho(self) -> None:
+        """The device queue's worker: echo [identity, payload] messages."""
+        sock = self.socket(zmq.DEALER)
         self._serve(sock.recv_multipart, sock.send_multipart)
 
     def _serve(self, recv: Callable[[], Any], send: Callable[[Any], Any]) -> None:
@@ -285,6 +315,42 @@ class Peer:
         self.result(stats.received, **fields)
         self.finish()
 
+    # Devices
+
+    def device(self) -> None:
+        """The yardstick device: zmq.proxy(frontend, backend) in a thread."""
+        forwarder = self.config["device"] == "forwarder"
+        types = (zmq.XSUB, zmq.XPUB) if forwarder else (zmq.ROUTER, zmq.DEALER)
+        hwm = int(self.config["hwm"])
+        frontend, backend = (self.context.socket(t) for t in types)
+        for sock in (frontend, backend):
+            sock.set(zmq.SNDHWM, hwm)
+            sock.set(zmq.RCVHWM, hwm)
+            sock.set(zmq.LINGER, 0)
+            sock.bind("tcp://127.0.0.1:*")
+
+        def run() -> None:
+            try:
+                zmq.proxy(frontend, backend)
+            except zmq.ContextTerminated:
+                pass
+            finally:
+                frontend.close(linger=0)
+                backend.close(linger=0)
+
+        thread = threading.Thread(target=run, name="zmq.proxy", daemon=True)
+        thread.start()
+        emit(
+            "ready",
+            endpoint=frontend.getsockopt_string(zmq.LAST_ENDPOINT),
+            backend=backend.getsockopt_string(zmq.LAST_ENDPOINT),
+        )
+        self.usage.mark()
+        self.control.stop.wait()
+        self.result(int(self.config["count"]), impl="zmq.proxy")
+        self.context.term()
+        thread.join(5)
+
 
 ROLES: dict[str, Callable[[Peer], None]] = {
     "push": Peer.push,
@@ -296,6 +362,8 @@ ROLES: dict[str, Callable[[Peer], None]] = {
     "req": Peer.req,
     "rep_pipeline": Peer.router,
     "req_pipeline": Peer.dealer,
+    "dealer_echo": Peer.dealerEcho,
+    "device": Peer.device,
 }
 
 

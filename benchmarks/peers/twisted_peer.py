@@ -616,6 +616,37 @@ class Producer:
             # else: resumeProducing() comes when the queue is empty.
 
 
+def device(peer: Peer) -> None:
+    """A txzmq ReactorDevice or ThreadDevice (this repository's txzmq only)."""
+    from txzmq import devices
+
+    config = peer.config
+    kind = {"forwarder": devices.FORWARDER, "queue": devices.QUEUE}[config["device"]]
+    impl = str(config["impl"])
+    cls = {"reactor": devices.ReactorDevice, "thread": devices.ThreadDevice}[impl]
+    dev = cls(
+        peer.factory,
+        kind,
+        "bind:tcp://127.0.0.1:*",
+        "bind:tcp://127.0.0.1:*",
+        highWaterMark=peer.hwm,
+        lingerPeriod=0,
+    )
+    count = int(config["count"])
+
+    def started(_: object) -> None:
+        emit(
+            "ready",
+            endpoint=dev.addresses["frontend"][0],
+            backend=dev.addresses["backend"][0],
+        )
+        peer.usage.mark()
+        # Reported when the runner stops this process, before shutdown.
+        peer.partial = lambda: peer.result(count, impl=type(dev).__name__)
+
+    dev.start().addCallbacks(started, peer.fail)
+
+
 ROLES: dict[str, Callable[[Peer], None]] = {
     "push": Peer.push,
     "flow_push": Peer.push,
@@ -627,6 +658,7 @@ ROLES: dict[str, Callable[[Peer], None]] = {
     "req": Peer.req,
     "rep_pipeline": Peer.rep,
     "req_pipeline": Peer.reqPipeline,
+    "device": device,
 }
 
 

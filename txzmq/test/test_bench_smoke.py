@@ -69,8 +69,10 @@ class BenchmarkSmokeTests(SynchronousTestCase):
     def test_quick(self):
         """
         --quick reports every scenario for txzmq and blocking pyzmq (the
-        flood for txzmq only: blocking pyzmq has no event loop), each run
-        complete, in order, with no message lost, within L{LIMIT} seconds.
+        flood for txzmq only: blocking pyzmq has no event loop; the device
+        scenarios for the txzmq ReactorDevice and ThreadDevice and
+        zmq.proxy), each run complete, in order, with no message lost
+        (but the forwarder's XPUB drops), within L{LIMIT} seconds.
         """
         scenarios = _scenarios()
         with tempfile.TemporaryDirectory(prefix="txzmq-bench-test-") as tmp:
@@ -102,7 +104,12 @@ class BenchmarkSmokeTests(SynchronousTestCase):
                 where = f"{scenario.key}/{label}: {row['statuses']} {row['messages']}\n{output}"
                 self.assertEqual((row["ok"], row["runs"]), (1, 1), where)
                 self.assertIsNotNone(row["value"], where)
-                self.assertEqual(row["lost"], 0, where)
+                if scenario.device == "forwarder":
+                    # The device's XPUB drops for a SUB at its high-water
+                    # mark (zmq.proxy too): counted, not a failure.
+                    pass
+                else:
+                    self.assertEqual(row["lost"], 0, where)
                 self.assertEqual(row["disorder"], 0, where)
                 self.assertTrue(row["in_order"], where)
         for run in data["runs"]:
