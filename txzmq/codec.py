@@ -57,6 +57,7 @@ jsonCodec = JsonCodec()
 def checkCodec(name: str, value: object) -> Codec | None:
     """Accept None or an object with callable C{encode} and C{decode}."""
     if value is None or isinstance(value, Codec):
+        # runtime_checkable only checks that the names exist.
         if value is None or (callable(value.encode) and callable(value.decode)):
             return value
     raise TypeError(

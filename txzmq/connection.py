@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 import zmq
 from twisted.internet.defer import Deferred, succeed
@@ -88,6 +88,8 @@ def _rawMethods(socket: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
         return backend.send.__get__(socket), backend.recv.__get__(socket)
     return socket.send, socket.recv
 
+
+_T = TypeVar("_T")
 
 # Plain ints: pyzmq's flag enums cost a Python call per operation.
 _NOBLOCK = int(zmq.NOBLOCK)
@@ -481,15 +483,12 @@ class ZmqConnection:
                 return
         if not self._reading:
             # Processes libzmq's pending commands and re-arms the FD.
-            events = cast(int, self.socket.get(zmq.EVENTS))
-            if self._queue and events & zmq.POLLOUT:
-                self._schedulePass()
+            self._readEvents()
             return
-        socket = self.socket
         # recv(copy=False) gives the "more" flag without a getsockopt call
         # per message: the cheapest way through pyzmq for small messages.
         recv = self._recv
-        get = cast("Callable[[int], int]", socket.get)
+        readEvents = self._readEvents
         deliver = self.messageReceived
         budget = self.readBatchSize
         first = True
@@ -505,10 +504,7 @@ class ZmqConnection:
                     frame = recv(0, False)
                     message.append(frame.bytes)
             except zmq.Again:
-                events = get(_EVENTS)
-                if self._queue and events & _POLLOUT:
-                    self._schedulePass()
-                if events & _POLLIN:
+                if readEvents() & _POLLIN:
                     continue
                 return
             except zmq.ZMQError as e:
@@ -537,11 +533,18 @@ class ZmqConnection:
                 # than the zmq.Again of an empty recv.  A flood goes on
                 # with plain recv calls.
                 first = False
-                events = get(_EVENTS)
-                if self._queue and events & _POLLOUT:
-                    self._schedulePass()
-                if not events & _POLLIN:
+                if not readEvents() & _POLLIN:
                     return
+
+    def _readEvents(self) -> int:
+        """
+        Read C{EVENTS} (which processes libzmq's commands and re-arms the
+        FD); when it shows room for a queued message, a pass will send it.
+        """
+        events = cast(int, self.socket.get(_EVENTS))
+        if self._queue and events & _POLLOUT:
+            self._schedulePass()
+        return events
 
     def _flush(self) -> None:
         """
@@ -551,7 +554,6 @@ class ZmqConnection:
         that let the next pass try.
         """
         queue = self._queue
-        socket = self.socket
         retried = False
         while queue:
             entry = queue.first()
@@ -567,7 +569,7 @@ class ZmqConnection:
                 if self._closed:
                     return
                 continue
-            if not cast(int, socket.get(zmq.EVENTS)) & zmq.POLLOUT:
+            if not cast(int, self.socket.get(_EVENTS)) & _POLLOUT:
                 return
             if retried:
                 self._schedulePass()
@@ -668,16 +670,10 @@ class ZmqConnection:
         @raise ZmqQueueFullError: when the queue is at C{maxQueuedMessages}
             or C{maxQueuedBytes}; nothing was queued.
         """
-        if type(message) is bytes and not self._queue and not self._closed:
-            try:
-                self._send(message, _NOBLOCK)
-            except zmq.Again:
-                return self._enqueue([message]).deferred
-            if self._canReceive:
-                self._afterSend()
-            return succeed(None)
         self._checkOpen()
-        entry = self._sendOrQueue(toFrames(message))
+        entry = self._sendOrQueue(
+            [message] if type(message) is bytes else toFrames(message)
+        )
         return succeed(None) if entry is None else entry.deferred
 
     def _sendOrQueue(self, frames: list[Frame]) -> Outgoing | None:
@@ -694,11 +690,15 @@ class ZmqConnection:
         entry = self._queue.add(frames)
         # A pass flushes what it can and re-arms the FD for POLLOUT.
         self._schedulePass()
+        self._pauseProducer()
+        return entry
+
+    def _pauseProducer(self) -> None:
+        """Pause a registered streaming producer (messages are waiting)."""
         producer = self._producer
         if self._streaming and not self._producerPaused and producer is not None:
             self._producerPaused = True
             cast(IPushProducer, producer).pauseProducing()
-        return entry
 
     @property
     def queuedMessages(self) -> int:
@@ -717,10 +717,9 @@ class ZmqConnection:
         Payload frames for C{parts}: checked bytes, or values encoded with
         the codec.
         """
-        codec = self.codec
-        if codec is None:
+        if self.codec is None:
             return framesFromParts(parts)
-        return [checkFrame(codec.encode(part), "encoded value") for part in parts]
+        return [self._encodeValue(part) for part in parts]
 
     def _encodeMessage(self, message: Any) -> Any:
         """
@@ -728,10 +727,14 @@ class ZmqConnection:
         without a codec (bytes or a list of frames), else one encoded
         frame.
         """
-        codec = self.codec
-        if codec is None:
+        if self.codec is None:
             return message
-        return checkFrame(codec.encode(message), "encoded value")
+        return self._encodeValue(message)
+
+    def _encodeValue(self, value: Any) -> Frame:
+        """The frame of one value, encoded with the codec."""
+        assert self.codec is not None
+        return checkFrame(self.codec.encode(value), "encoded value")
 
     def _decodeParts(self, frames: Sequence[bytes]) -> list[Any] | None:
         """
@@ -777,8 +780,7 @@ class ZmqConnection:
         self._producerPaused = False
         if self._streaming:
             if self._queue:
-                self._producerPaused = True
-                cast(IPushProducer, producer).pauseProducing()
+                self._pauseProducer()
         else:
             self._askPullProducer()
 
@@ -901,10 +903,7 @@ class ZmqConnection:
             L{ZmqConnectionClosedError}.
         @raise TypeError: for a connection that cannot receive (PUSH, PUB).
         """
-        if not self._canReceive:
-            raise TypeError(
-                f"{type(self).__name__} only sends; it has nothing to receive"
-            )
+        self._checkReceives()
         d = self._buffer.get()
         if not self._reading:
             self._updateReading()
@@ -916,11 +915,14 @@ class ZmqConnection:
         run by C{Deferred.fromCoroutine}; the iteration ends when the
         connection is shut down.
         """
+        self._checkReceives()
+        return self
+
+    def _checkReceives(self) -> None:
         if not self._canReceive:
             raise TypeError(
                 f"{type(self).__name__} only sends; it has nothing to receive"
             )
-        return self
 
     async def __anext__(self) -> Any:
         try:
@@ -1066,12 +1068,8 @@ class ZmqConnection:
         self._checkOpen()
         if endpoint is not None and endpoint.startswith("inproc://"):
             return succeed(None)
-        if self._monitor is None:
-            self.enableMonitor()
-        d = self._peers.whenConnected(endpoint)
-        if timeout is not None and not d.called:
-            d.addTimeout(timeout, self._reactor)
-        return d
+        self._ensureMonitor()
+        return self._withTimeout(self._peers.whenConnected(endpoint), timeout)
 
     def whenDisconnected(self, timeout: float | None = None) -> Deferred[ZmqEvent]:
         """
@@ -1081,10 +1079,16 @@ class ZmqConnection:
             C{twisted.internet.defer.TimeoutError}.
         """
         self._checkOpen()
+        self._ensureMonitor()
+        return self._withTimeout(self._peers.whenDisconnected(), timeout)
+
+    def _ensureMonitor(self) -> None:
         if self._monitor is None:
             self.enableMonitor()
-        d = self._peers.whenDisconnected()
-        if timeout is not None:
+
+    def _withTimeout(self, d: Deferred[_T], timeout: float | None) -> Deferred[_T]:
+        """C{d}, failing with Twisted's C{TimeoutError} after C{timeout} s."""
+        if timeout is not None and not d.called:
             d.addTimeout(timeout, self._reactor)
         return d
 

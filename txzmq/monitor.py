@@ -25,6 +25,7 @@ from twisted.internet.defer import Deferred, succeed
 from zmq.utils.monitor import parse_monitor_message
 
 from txzmq._framing import MalformedMessage
+from txzmq._waiters import Waiters
 
 __all__ = [
     "HANDSHAKE_FAILURES",
@@ -162,8 +163,9 @@ class PeerTracker:
         """Connected peers per endpoint."""
         self._failures: dict[str, int] = {}
         """Failed handshakes per endpoint whose disconnection is to come."""
-        self._connectWaiters: list[tuple[str | None, Deferred[ZmqEvent | None]]] = []
-        self._disconnectWaiters: list[Deferred[ZmqEvent]] = []
+        self._connectWaiters: Waiters[str | None, ZmqEvent | None] = Waiters()
+        """Keyed by the endpoint they wait for, or None for any."""
+        self._disconnectWaiters: Waiters[None, ZmqEvent] = Waiters()
 
     @property
     def connected(self) -> int:
@@ -183,18 +185,11 @@ class PeerTracker:
         """
         if self.isConnected(endpoint):
             return succeed(None)
-        d: Deferred[ZmqEvent | None] = Deferred(self._forgetConnectWaiter)
-        self._connectWaiters.append((endpoint, d))
-        return d
+        return self._connectWaiters.wait(endpoint)
 
     def whenDisconnected(self) -> Deferred[ZmqEvent]:
         """A Deferred firing with the next disconnection event."""
-        d: Deferred[ZmqEvent] = Deferred(self._disconnectWaiters.remove)
-        self._disconnectWaiters.append(d)
-        return d
-
-    def _forgetConnectWaiter(self, d: Deferred[Any]) -> None:
-        self._connectWaiters = [w for w in self._connectWaiters if w[1] is not d]
+        return self._disconnectWaiters.wait(None)
 
     def update(self, event: ZmqEvent) -> PeerChange:
         """
@@ -211,12 +206,7 @@ class PeerTracker:
         endpoint = event.endpoint
         if event.kind == zmq.Event.HANDSHAKE_SUCCEEDED:
             self.peers[endpoint] = self.peers.get(endpoint, 0) + 1
-            ready = [
-                d for wanted, d in self._connectWaiters if wanted in (None, endpoint)
-            ]
-            self._connectWaiters = [
-                w for w in self._connectWaiters if w[1] not in ready
-            ]
+            ready = self._connectWaiters.take(lambda wanted: wanted in (None, endpoint))
             return PeerChange("connected", _firing(ready, event))
         if event.kind in HANDSHAKE_FAILURES:
             self._failures[endpoint] = self._failures.get(endpoint, 0) + 1
@@ -235,8 +225,8 @@ class PeerTracker:
             self.peers[endpoint] = count - 1
         else:
             self.peers.pop(endpoint, None)
-        waiters, self._disconnectWaiters = self._disconnectWaiters, []
-        return PeerChange("disconnected", _firing(waiters, event))
+        gone = self._disconnectWaiters.take(lambda _: True)
+        return PeerChange("disconnected", _firing(gone, event))
 
     def reset(self, error: Callable[[], BaseException]) -> None:
         """
@@ -249,12 +239,8 @@ class PeerTracker:
 
     def fail(self, error: Callable[[], BaseException]) -> None:
         """Fail every waiting Deferred (the connection is gone)."""
-        connect, self._connectWaiters = self._connectWaiters, []
-        disconnect, self._disconnectWaiters = self._disconnectWaiters, []
-        for _, d in connect:
-            d.errback(error())
-        for d2 in disconnect:
-            d2.errback(error())
+        self._connectWaiters.fail(error)
+        self._disconnectWaiters.fail(error)
 
 
 def _firing(

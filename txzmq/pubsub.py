@@ -37,6 +37,7 @@ from txzmq._options import (
     boolean,
     nonEmptyBytes,
 )
+from txzmq._waiters import Waiters
 from txzmq.connection import ZmqConnection
 from txzmq.errors import ZmqConnectionClosedError
 
@@ -78,13 +79,6 @@ class ZmqPubConnection(ZmqConnection):
         @raise ZmqWouldBlockError: never for PUB in practice: a PUB socket
             drops messages for slow subscribers instead.
         """
-        if type(message) is bytes and type(tag) is bytes and self.codec is None:
-            # The common case, inline: publishing is often the hot loop.
-            separator = self.topicSep
-            if tag and separator in tag:
-                raise self._tagError(tag)
-            self.send(tag + separator + message)
-            return
         self.send(self._topicFrame(message, tag))
 
     def publishDeferred(self, message: Any, tag: bytes | str = b"") -> Deferred[None]:
@@ -96,17 +90,14 @@ class ZmqPubConnection(ZmqConnection):
         """
         return self.sendDeferred(self._topicFrame(message, tag))
 
-    def _tagError(self, tag: bytes) -> ValueError:
-        return ValueError(
-            f"tag {tag!r} contains the topic separator {self.topicSep!r}; "
-            "subscribers would split the message at the wrong place"
-        )
-
     def _topicFrame(self, message: Any, tag: bytes | str) -> bytes:
         tagBytes = tag if type(tag) is bytes else encodeText(tag, "tag")
         separator = self.topicSep
         if tagBytes and separator in tagBytes:
-            raise self._tagError(tagBytes)
+            raise ValueError(
+                f"tag {tagBytes!r} contains the topic separator {separator!r}; "
+                "subscribers would split the message at the wrong place"
+            )
         codec = self.codec
         if codec is not None:
             body = codec.encode(message)
@@ -223,7 +214,8 @@ class ZmqXPubConnection(ZmqPubConnection):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._subscriptions: set[bytes] = set()
-        self._subscribedWaiters: list[tuple[bytes, Deferred[bytes]]] = []
+        self._subscribedWaiters: Waiters[bytes, bytes] = Waiters()
+        """Keyed by the tag they wait for."""
         super().__init__(*args, **kwargs)
 
     @property
@@ -247,14 +239,7 @@ class ZmqXPubConnection(ZmqPubConnection):
         for subscription in self._subscriptions:
             if subscriptionMatches(subscription, tagBytes, self.topicSep):
                 return succeed(subscription)
-        d: Deferred[bytes] = Deferred(self._forgetWaiter)
-        self._subscribedWaiters.append((tagBytes, d))
-        if timeout is not None:
-            d.addTimeout(timeout, self._reactor)
-        return d
-
-    def _forgetWaiter(self, d: Deferred[bytes]) -> None:
-        self._subscribedWaiters = [w for w in self._subscribedWaiters if w[1] is not d]
+        return self._withTimeout(self._subscribedWaiters.wait(tagBytes), timeout)
 
     def messageReceived(self, message: list[bytes]) -> None:
         """Decode a subscription message and call L{gotSubscription}."""
@@ -276,15 +261,10 @@ class ZmqXPubConnection(ZmqPubConnection):
             self._subscriptions.discard(tag)
         self.gotSubscription(tag, subscribed)
         if subscribed and self._subscribedWaiters:
-            ready = [
-                d
-                for wanted, d in self._subscribedWaiters
-                if subscriptionMatches(tag, wanted, self.topicSep)
-            ]
-            self._subscribedWaiters = [
-                w for w in self._subscribedWaiters if w[1] not in ready
-            ]
-            for d in ready:
+            separator = self.topicSep
+            for d in self._subscribedWaiters.take(
+                lambda wanted: subscriptionMatches(tag, wanted, separator)
+            ):
                 d.callback(tag)
 
     def gotSubscription(self, tag: bytes, subscribed: bool) -> None:
@@ -305,10 +285,8 @@ class ZmqXPubConnection(ZmqPubConnection):
         if self.closed:
             return
         super().shutdown()
-        waiters, self._subscribedWaiters = self._subscribedWaiters, []
-        for _, d in waiters:
-            d.errback(
-                ZmqConnectionClosedError(
-                    "the connection was shut down before a subscription came"
-                )
+        self._subscribedWaiters.fail(
+            lambda: ZmqConnectionClosedError(
+                "the connection was shut down before a subscription came"
             )
+        )
