@@ -62,6 +62,7 @@ from txzmq.monitor import ZmqEvent
 from txzmq.pubsub import ZmqSubConnection, ZmqXPubConnection
 from txzmq.pushpull import ZmqPullConnection, ZmqPushConnection
 from txzmq.req_rep import ZmqREPConnection, ZmqREQConnection
+from txzmq.tap import KINDS, MODES
 
 __all__ = ["main"]
 
@@ -83,8 +84,6 @@ SOCKET_TYPES = {
     "router": zmq.ROUTER,
     "pair": zmq.PAIR,
 }
-DEVICE_KINDS = ("queue", "forwarder", "streamer")
-DEVICE_MODES = ("reactor", "thread", "process")
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -112,34 +111,44 @@ def _endpoint(text: str) -> ZmqEndpoint:
     return endpoint
 
 
-def _positiveInt(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+_N = TypeVar("_N", int, float)
 
 
-def _nonNegativeInt(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+def _number(
+    convert: Callable[[str], _N],
+    what: str,
+    valid: Callable[[_N], bool],
+    invalid: str,
+) -> Callable[[str], _N]:
+    """
+    An argument type: C{convert} the text (else "not WHAT"), then check
+    it is C{valid} (else C{invalid}, formatted with C{text} and C{value}).
+    """
+
+    def parse(text: str) -> _N:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+        if not valid(value):
+            raise argparse.ArgumentTypeError(invalid.format(text=text, value=value))
+        return value
+
+    return parse
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text}")
-    return value
+_positiveInt = _number(
+    int, "a whole number", lambda n: n >= 1, "must be at least 1, got {value}"
+)
+_nonNegativeInt = _number(
+    int, "a whole number", lambda n: n >= 0, "must be 0 or more, got {value}"
+)
+_seconds = _number(
+    float,
+    "a number of seconds",
+    lambda s: 0 <= s < float("inf"),
+    "must be 0 or more seconds, got {text}",
+)
 
 
 def _bytes(text: str) -> bytes:
@@ -223,14 +232,14 @@ def _socketOptions() -> argparse.ArgumentParser:
     return options
 
 
-def _receiveOptions(parser: argparse.ArgumentParser) -> None:
+def _countOption(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
-        "-n",
-        "--count",
-        type=_positiveInt,
-        metavar="N",
-        help="exit after N messages",
+        "-n", "--count", type=_positiveInt, metavar="N", help=f"exit after N {what}"
     )
+
+
+def _receiveOptions(parser: argparse.ArgumentParser) -> None:
+    _countOption(parser, "messages")
     parser.add_argument(
         "--timeout",
         type=_seconds,
@@ -241,15 +250,13 @@ def _receiveOptions(parser: argparse.ArgumentParser) -> None:
     _formatOption(parser)
 
 
-def _formatOption(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-f",
-        "--format",
-        choices=FORMATS,
-        default="text",
-        help="text: UTF-8, control characters escaped (default); raw: the "
-        "bytes as they are; hex; json: one object per line",
-    )
+def _formatOption(
+    parser: argparse.ArgumentParser,
+    choices: Sequence[str] = FORMATS,
+    help: str = "text: UTF-8, control characters escaped (default); raw: the "
+    "bytes as they are; hex; json: one object per line",
+) -> None:
+    parser.add_argument("-f", "--format", choices=choices, default="text", help=help)
 
 
 def _sendOptions(parser: argparse.ArgumentParser) -> None:
@@ -306,15 +313,19 @@ def _buildParsers() -> tuple[
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
-    common = _commonOptions()
+    common, socketOptions = _commonOptions(), _socketOptions()
 
-    def add(name: str, help: str, *parents: argparse.ArgumentParser) -> Any:
-        return commands.add_parser(
-            name, help=help, description=help, parents=[*parents, common]
+    def add(name: str, help: str, socket: bool = True) -> Any:
+        """A command; with C{socket}, the socket options and an ENDPOINT."""
+        parents = [socketOptions, common] if socket else [common]
+        command = commands.add_parser(
+            name, help=help, description=help, parents=parents
         )
+        if socket:
+            command.add_argument("endpoint", type=_endpoint, metavar="ENDPOINT")
+        return command
 
-    sub = add("sub", "print published messages as they arrive", _socketOptions())
-    sub.add_argument("endpoint", type=_endpoint, metavar="ENDPOINT")
+    sub = add("sub", "print published messages as they arrive")
     sub.add_argument(
         "-t",
         "--topic",
@@ -326,37 +337,24 @@ def _buildParsers() -> tuple[
     )
     _receiveOptions(sub)
 
-    pub = add(
-        "pub",
-        "publish messages (arguments, or lines of standard input)",
-        _socketOptions(),
-    )
-    pub.add_argument("endpoint", type=_endpoint, metavar="ENDPOINT")
+    pub = add("pub", "publish messages (arguments, or lines of standard input)")
     pub.add_argument(
         "-t", "--topic", type=_bytes, default=b"", help="topic of the messages"
     )
     _sendOptions(pub)
     _waitOptions(pub, "a subscriber to the topic")
 
-    push = add(
-        "push",
-        "push messages (arguments, or lines of standard input)",
-        _socketOptions(),
-    )
-    push.add_argument("endpoint", type=_endpoint, metavar="ENDPOINT")
+    push = add("push", "push messages (arguments, or lines of standard input)")
     _sendOptions(push)
     _waitOptions(push, "a connected peer")
 
-    pull = add("pull", "print pushed messages as they arrive", _socketOptions())
-    pull.add_argument("endpoint", type=_endpoint, metavar="ENDPOINT")
+    pull = add("pull", "print pushed messages as they arrive")
     _receiveOptions(pull)
 
     req = add(
         "req",
         "send requests (arguments, or lines of standard input) and print the replies",
-        _socketOptions(),
     )
-    req.add_argument("endpoint", type=_endpoint, metavar="ENDPOINT")
     _sendOptions(req)
     req.add_argument(
         "--timeout",
@@ -367,8 +365,7 @@ def _buildParsers() -> tuple[
     )
     _formatOption(req)
 
-    rep = add("rep", "answer requests, printing each", _socketOptions())
-    rep.add_argument("endpoint", type=_endpoint, metavar="ENDPOINT")
+    rep = add("rep", "answer requests, printing each")
     answer = rep.add_mutually_exclusive_group(required=True)
     answer.add_argument(
         "--echo", action="store_true", help="reply with the request itself"
@@ -379,30 +376,24 @@ def _buildParsers() -> tuple[
     proxy = add(
         "proxy",
         "run a device (queue, forwarder or streamer) between two sockets",
+        socket=False,
     )
     proxy.add_argument(
         "-k",
         "--kind",
-        choices=DEVICE_KINDS,
+        choices=tuple(KINDS),
         required=True,
         help="queue: ROUTER to DEALER; forwarder: XSUB to XPUB; streamer: PULL to PUSH",
     )
-    proxy.add_argument(
-        "--frontend",
-        action="append",
-        type=_endpoint,
-        required=True,
-        metavar="ENDPOINT",
-        help="endpoint of the frontend socket (repeatable)",
-    )
-    proxy.add_argument(
-        "--backend",
-        action="append",
-        type=_endpoint,
-        required=True,
-        metavar="ENDPOINT",
-        help="endpoint of the backend socket (repeatable)",
-    )
+    for side in ("frontend", "backend"):
+        proxy.add_argument(
+            f"--{side}",
+            action="append",
+            type=_endpoint,
+            required=True,
+            metavar="ENDPOINT",
+            help=f"endpoint of the {side} socket (repeatable)",
+        )
     proxy.add_argument(
         "--monitor",
         action="append",
@@ -414,7 +405,7 @@ def _buildParsers() -> tuple[
     )
     proxy.add_argument(
         "--mode",
-        choices=DEVICE_MODES,
+        choices=tuple(MODES),
         default="reactor",
         help="run it on the reactor (default), in a thread, or in a child process",
     )
@@ -425,24 +416,16 @@ def _buildParsers() -> tuple[
     monitor = add(
         "monitor",
         "open a socket and print its connection events as they come",
-        _socketOptions(),
     )
-    monitor.add_argument("endpoint", type=_endpoint, metavar="ENDPOINT")
     monitor.add_argument(
         "--type",
         choices=sorted(SOCKET_TYPES),
         default="sub",
         help="socket type (default sub); messages it receives are dropped",
     )
-    monitor.add_argument(
-        "-n", "--count", type=_positiveInt, metavar="N", help="exit after N events"
-    )
-    monitor.add_argument(
-        "-f",
-        "--format",
-        choices=("text", "json"),
-        default="text",
-        help="one event per line, as text (default) or JSON",
+    _countOption(monitor, "events")
+    _formatOption(
+        monitor, ("text", "json"), "one event per line, as text (default) or JSON"
     )
 
     keygen = commands.add_parser(
@@ -458,13 +441,7 @@ def _buildParsers() -> tuple[
     keygen.add_argument(
         "--force", action="store_true", help="overwrite existing certificate files"
     )
-    keygen.add_argument(
-        "-f",
-        "--format",
-        choices=("text", "json"),
-        default="text",
-        help="how to print the keys or file names",
-    )
+    _formatOption(keygen, ("text", "json"), "how to print the keys or file names")
 
     commands.add_parser(
         "bench",
@@ -898,21 +875,16 @@ def _security(options: argparse.Namespace) -> Any:
     from txzmq.security import CurveClient, CurveServer, generateKeypair
 
     if server is not None:
-        _, secret = _readCertificate(server)
-        if secret is None:
-            raise CommandError(
-                f"{server} holds no secret key; a CURVE server needs its "
-                "NAME.key_secret file"
-            )
+        _, secret = _readKeypair(
+            server, "a CURVE server needs its NAME.key_secret file"
+        )
         return CurveServer(secret)
     if len(client) == 40 and not os.path.exists(client):
         serverKey = client.encode("ascii", "replace")
     else:
         serverKey, _ = _readCertificate(client)
     if own is not None:
-        public, secret = _readCertificate(own)
-        if secret is None:
-            raise CommandError(f"{own} holds no secret key; give NAME.key_secret")
+        public, secret = _readKeypair(own, "give NAME.key_secret")
     else:
         public, secret = generateKeypair()
     try:
@@ -929,6 +901,14 @@ def _readCertificate(path: str) -> tuple[bytes, bytes | None]:
     except (OSError, ValueError) as e:
         detail = getattr(e, "strerror", None) or str(e)
         raise CommandError(f"cannot read the certificate {path}: {detail}") from None
+
+
+def _readKeypair(path: str, advice: str) -> tuple[bytes, bytes]:
+    """A certificate that must hold a secret key (else: C{advice})."""
+    public, secret = _readCertificate(path)
+    if secret is None:
+        raise CommandError(f"{path} holds no secret key; {advice}")
+    return public, secret
 
 
 # ---------------------------------------------------------------------------
@@ -1107,22 +1087,11 @@ async def _req(session: _Session) -> None:
 
 
 async def _proxy(session: _Session) -> None:
-    from txzmq.devices import (
-        FORWARDER,
-        QUEUE,
-        STREAMER,
-        ProcessDevice,
-        ReactorDevice,
-        ThreadDevice,
-    )
-
     options = session.options
-    kinds = {"queue": QUEUE, "forwarder": FORWARDER, "streamer": STREAMER}
-    modes = {"reactor": ReactorDevice, "thread": ThreadDevice, "process": ProcessDevice}
     settings = {} if options.hwm is None else {"highWaterMark": options.hwm}
-    device = modes[options.mode](
+    device = MODES[options.mode](
         session.factory,
-        kinds[options.kind],
+        KINDS[options.kind],
         options.frontend,
         options.backend,
         options.monitor or None,
@@ -1278,14 +1247,17 @@ def _keygen(options: argparse.Namespace) -> int:
         _fail("this libzmq has no CURVE support")
     from txzmq.security import createCertificates, generateKeypair
 
+    def show(public: str, secret: str) -> int:
+        if options.format == "json":
+            print(json.dumps({"public": public, "secret": secret}))
+        else:
+            print(f"public: {public}")
+            print(f"secret: {secret}")
+        return 0
+
     if options.dir is None:
         public, secret = generateKeypair()
-        if options.format == "json":
-            print(json.dumps({"public": public.decode(), "secret": secret.decode()}))
-        else:
-            print(f"public: {public.decode()}")
-            print(f"secret: {secret.decode()}")
-        return 0
+        return show(public.decode(), secret.decode())
     name = options.name or "txzmq"
     directory: Path = options.dir
     paths = [directory / f"{name}.key", directory / f"{name}.key_secret"]
@@ -1298,12 +1270,7 @@ def _keygen(options: argparse.Namespace) -> int:
         os.chmod(secret_file, 0o600)
     except OSError as e:
         _fail(f"cannot write certificates in {directory}: {e.strerror or e}")
-    if options.format == "json":
-        print(json.dumps({"public": public_file, "secret": secret_file}))
-    else:
-        print(f"public: {public_file}")
-        print(f"secret: {secret_file}")
-    return 0
+    return show(public_file, secret_file)
 
 
 def _sourceRoot() -> Path:

@@ -19,36 +19,29 @@ from benchmarks.peers.common import (
     SUBSCRIBED,
     TOPIC_SEP,
     TOPICS,
+    BasePeer,
+    LateTicks,
     SeqStats,
-    Usage,
-    describeZmq,
-    emit,
-    emitReady,
-    emitSignal,
+    attach,
     latencyFields,
     now,
     nowNs,
-    payloadMaker,
     seqOf,
+    setLimits,
     subscribedCount,
     watchStdin,
 )
 
 
-class Peer:
+class Peer(BasePeer):
     """One role of the zmq.asyncio peer, run by L{main}."""
 
     def __init__(self, config: dict[str, Any], loop: asyncio.AbstractEventLoop):
-        self.config = config
+        super().__init__(config)
         self.loop = loop
         self.context = zmq.asyncio.Context(1)
-        self.usage = Usage()
         self.go = asyncio.Event()
         self.stop = asyncio.Event()
-        self.partial: Callable[[], None] | None = None
-        """Reports what a role did so far when the runner stops it early."""
-        self.extras: list[Callable[[], dict[str, Any]]] = []
-        """More fields for the result, computed when it is sent."""
         self.sockets: list[zmq.asyncio.Socket] = []
         """Every socket, kept open until the runner says stop (a socket
         garbage-collected with LINGER 0 would drop what it still holds)."""
@@ -58,32 +51,18 @@ class Peer:
             self.go.set()
 
     def socket(self, kind: int) -> zmq.asyncio.Socket:
-        hwm = int(self.config["hwm"])
         sock = self.context.socket(kind)
         self.sockets.append(sock)
-        sock.set(zmq.SNDHWM, hwm)
-        sock.set(zmq.RCVHWM, hwm)
-        sock.set(zmq.LINGER, 0)
-        if self.config["bind"]:
-            sock.bind(self.config["address"])
-            emitReady(sock.getsockopt_string(zmq.LAST_ENDPOINT))
-        else:
-            sock.connect(self.config["address"])
+        setLimits(sock, self.hwm)
+        attach(sock, self.config)
         return sock
-
-    def result(self, messages: int, **fields: Any) -> None:
-        for extra in self.extras:
-            fields.update(extra())
-        fields.update(self.usage.fields(messages))
-        fields.update(describeZmq())
-        emit("result", role=self.config["role"], **fields)
 
     # Senders
 
     async def push(self) -> None:
         sock = self.socket(zmq.PUSH)
-        count = int(self.config["count"])
-        make = payloadMaker(int(self.config["size"]))
+        count = self.count
+        make = self.payloads()
         send = sock.send
         sent = 0
         self.partial = lambda: self.result(sent, sent=sent)
@@ -91,13 +70,12 @@ class Peer:
         while sent < count:
             await send(make(sent))
             sent += 1
-        self.partial = None
         self.result(sent, sent=sent)
 
     async def pub(self) -> None:
         sock = self.socket(zmq.PUB)
-        count = int(self.config["count"])
-        make = payloadMaker(int(self.config["size"]))
+        count = self.count
+        make = self.payloads()
         prefixes = [tag + TOPIC_SEP for tag in TOPICS]
         topics = len(prefixes)
         probe = prefixes[SUBSCRIBED] + make(PROBE)
@@ -119,7 +97,7 @@ class Peer:
 
     async def pull(self) -> None:
         sock = self.socket(zmq.PULL)
-        stats = SeqStats(int(self.config["count"]))
+        stats = SeqStats(self.count)
         self.partial = lambda: self.result(stats.received, **stats.fields())
         recv = sock.recv
         expect = 0
@@ -134,54 +112,29 @@ class Peer:
             if stats.firstAt is None:
                 stats.firstAt = now()
         stats.lastAt = now()
-        self.partial = None
         self.result(stats.received, **stats.fields())
 
     async def floodPull(self) -> None:
         """PULL as fast as possible while a 10 ms timer chain runs."""
-        interval = float(self.config["tick"])
-        worst = 0.0
-        ticks = 0
-        due = now() + interval
-        timer: asyncio.TimerHandle | None = None
-
-        def tick() -> None:
-            nonlocal worst, ticks, due, timer
-            late = now() - due
-            worst = max(worst, late)
-            ticks += 1
-            due = now() + interval
-            timer = self.loop.call_later(interval, tick)
-
-        def report() -> dict[str, Any]:
-            # The pending tick counts too: it may be late already.
-            if timer is not None:
-                timer.cancel()
-            return {"worst_delay_ms": max(worst, now() - due) * 1000, "ticks": ticks}
-
-        timer = self.loop.call_later(interval, tick)
-        self.extras.append(report)
+        ticks = LateTicks(self.loop.call_later, float(self.config["tick"]))
+        self.extras.append(ticks.report)
         await self.pull()
 
     async def sub(self) -> None:
         sock = self.socket(zmq.SUB)
         sock.set(zmq.SUBSCRIBE, TOPICS[SUBSCRIBED])
-        stats = SeqStats(subscribedCount(int(self.config["count"])))
+        stats = SeqStats(subscribedCount(self.count))
         self.partial = lambda: self.result(stats.received, **stats.fields())
         offset = len(TOPICS[SUBSCRIBED] + TOPIC_SEP)
         recv = sock.recv
         expect = 0
-        signalled = False
         while True:
             frame = await recv()
             seq = seqOf(frame, offset)[0]
             if seq >= PROBE:
                 if seq == END:
                     break
-                if not signalled:
-                    signalled = True
-                    self.usage.mark()
-                    emitSignal("go")
+                self.probed()
                 continue
             stats.lastAt = now()
             if seq != expect:
@@ -190,7 +143,6 @@ class Peer:
             stats.received += 1
             if stats.firstAt is None:
                 stats.firstAt = stats.lastAt
-        self.partial = None
         self.result(stats.received, **stats.fields())
 
     # Request/reply
@@ -216,8 +168,8 @@ class Peer:
 
     async def req(self) -> None:
         sock = self.socket(zmq.REQ)
-        count = int(self.config["count"])
-        make = payloadMaker(int(self.config["size"]))
+        count = self.count
+        make = self.payloads()
         send, recv = sock.send, sock.recv
         for i in range(int(self.config.get("warmup", 0))):
             await send(make(i))
@@ -239,14 +191,13 @@ class Peer:
                 stats.mismatch(seq, i)
             stats.received += 1
         stats.lastAt = now()
-        self.partial = None
         self.result(stats.received, **stats.fields(), **latencyFields(rtts))
 
     async def dealer(self) -> None:
         sock = self.socket(zmq.DEALER)
-        count = int(self.config["count"])
+        count = self.count
         window = int(self.config["inflight"])
-        make = payloadMaker(int(self.config["size"]))
+        make = self.payloads()
         send, recv = sock.send, sock.recv
         stats = SeqStats(count)
         self.partial = lambda: self.result(stats.received, **stats.fields())
@@ -268,11 +219,7 @@ class Peer:
                 await send(make(sent))
                 sent += 1
         stats.lastAt = now()
-        self.partial = None
-        fields = stats.fields()
-        if fields["elapsed_s"]:
-            fields["rate"] = stats.received / fields["elapsed_s"]
-        self.result(stats.received, **fields)
+        self.result(stats.received, **stats.pipelinedFields())
 
 
 ROLES: dict[str, Callable[[Peer], Coroutine[Any, Any, None]]] = {
@@ -291,14 +238,7 @@ ROLES: dict[str, Callable[[Peer], Coroutine[Any, Any, None]]] = {
 async def run(config: dict[str, Any]) -> None:
     loop = asyncio.get_running_loop()
     peer = Peer(config, loop)
-
-    def onLine(name: str) -> None:
-        loop.call_soon_threadsafe(peer.line, name)
-
-    def onEnd() -> None:
-        loop.call_soon_threadsafe(peer.stop.set)
-
-    watchStdin(onLine, onEnd)
+    watchStdin(peer.line, peer.stop.set, via=loop.call_soon_threadsafe)
     work = asyncio.ensure_future(ROLES[config["role"]](peer))
     stopped = asyncio.ensure_future(peer.stop.wait())
     await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)

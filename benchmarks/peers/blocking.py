@@ -19,18 +19,17 @@ from benchmarks.peers.common import (
     SUBSCRIBED,
     TOPIC_SEP,
     TOPICS,
+    BasePeer,
     Control,
     SeqStats,
-    Usage,
-    describeZmq,
+    attach,
+    boundEndpoint,
     emit,
-    emitReady,
-    emitSignal,
     latencyFields,
     now,
     nowNs,
-    payloadMaker,
     seqOf,
+    setLimits,
     subscribedCount,
 )
 
@@ -38,41 +37,28 @@ POLL_MS = 200
 """Longest a blocking call waits before looking at the runner's stop."""
 
 
-class Peer:
+class Peer(BasePeer):
     """One role of the blocking peer, run by L{main}."""
 
     def __init__(self, config: dict[str, Any]) -> None:
-        self.config = config
+        super().__init__(config)
         self.control = Control()
         self.context = zmq.Context(1)
-        self.usage = Usage()
         self.sockets: list[zmq.Socket[bytes]] = []
 
     def socket(self, kind: int) -> zmq.Socket[bytes]:
         """A socket with the run's high-water marks, bound or connected."""
-        hwm = int(self.config["hwm"])
         sock: zmq.Socket[bytes] = self.context.socket(kind)
         self.sockets.append(sock)  # open until the runner says stop
-        sock.set(zmq.SNDHWM, hwm)
-        sock.set(zmq.RCVHWM, hwm)
-        sock.set(zmq.LINGER, 0)
+        setLimits(sock, self.hwm)
         sock.set(zmq.RCVTIMEO, POLL_MS)
         sock.set(zmq.SNDTIMEO, POLL_MS)
-        if self.config["bind"]:
-            sock.bind(self.config["address"])
-            emitReady(sock.getsockopt_string(zmq.LAST_ENDPOINT))
-        else:
-            sock.connect(self.config["address"])
+        attach(sock, self.config)
         return sock
 
     @property
     def stopped(self) -> bool:
         return self.control.stop.is_set()
-
-    def result(self, messages: int, **fields: Any) -> None:
-        fields.update(self.usage.fields(messages))
-        fields.update(describeZmq())
-        emit("result", role=self.config["role"], **fields)
 
     def finish(self) -> None:
         """Wait for the runner's stop, then close everything."""
@@ -83,8 +69,8 @@ class Peer:
 
     def push(self) -> None:
         sock = self.socket(zmq.PUSH)
-        count = int(self.config["count"])
-        make = payloadMaker(int(self.config["size"]))
+        count = self.count
+        make = self.payloads()
         send = sock.send
         self.usage.mark()
         started = now()
@@ -103,8 +89,8 @@ class Peer:
 
     def pub(self) -> None:
         sock = self.socket(zmq.PUB)
-        count = int(self.config["count"])
-        make = payloadMaker(int(self.config["size"]))
+        count = self.count
+        make = self.payloads()
         # One topic (the device forwarder) or four, round robin (pub_sub).
         tags = [TOPICS[SUBSCRIBED]] if self.config.get("topics") == 1 else TOPICS
         prefixes = [tag + TOPIC_SEP for tag in tags]
@@ -152,7 +138,7 @@ class Peer:
 
     def pull(self) -> None:
         sock = self.socket(zmq.PULL)
-        stats = SeqStats(int(self.config["count"]))
+        stats = SeqStats(self.count)
         pace = float(self.config.get("pace") or 0.0)
         recv = sock.recv
         expect = 0
@@ -183,13 +169,12 @@ class Peer:
     def sub(self) -> None:
         sock = self.socket(zmq.SUB)
         sock.set(zmq.SUBSCRIBE, TOPICS[SUBSCRIBED])
-        count = int(self.config["count"])
+        count = self.count
         one = self.config.get("topics") == 1
         stats = SeqStats(count if one else subscribedCount(count))
         offset = len(TOPICS[SUBSCRIBED] + TOPIC_SEP)
         recv = sock.recv
         expect = 0
-        signalled = False
         while True:
             try:
                 frame = recv()
@@ -201,10 +186,7 @@ class Peer:
             if seq >= PROBE:
                 if seq == END:
                     break
-                if not signalled:
-                    signalled = True
-                    self.usage.mark()
-                    emitSignal("go")
+                self.probed()
                 continue
             stats.lastAt = now()
             if seq != expect:
@@ -254,9 +236,9 @@ class Peer:
 
     def req(self) -> None:
         sock = self.socket(zmq.REQ)
-        count = int(self.config["count"])
+        count = self.count
         warmup = int(self.config.get("warmup", 0))
-        make = payloadMaker(int(self.config["size"]))
+        make = self.payloads()
         send, recv = sock.send, sock.recv
         stats = SeqStats(count)
         for i in range(warmup):
@@ -283,9 +265,9 @@ class Peer:
 
     def dealer(self) -> None:
         sock = self.socket(zmq.DEALER)
-        count = int(self.config["count"])
+        count = self.count
         window = int(self.config["inflight"])
-        make = payloadMaker(int(self.config["size"]))
+        make = self.payloads()
         send, recv = sock.send, sock.recv
         stats = SeqStats(count)
         self.usage.mark()
@@ -308,11 +290,7 @@ class Peer:
                 send(make(sent))
                 sent += 1
         stats.lastAt = now()
-        fields = stats.fields()
-        # All `count` requests over the whole time, not (n - 1) / span.
-        if fields["elapsed_s"]:
-            fields["rate"] = stats.received / fields["elapsed_s"]
-        self.result(stats.received, **fields)
+        self.result(stats.received, **stats.pipelinedFields())
         self.finish()
 
     # Devices
@@ -321,12 +299,9 @@ class Peer:
         """The yardstick device: zmq.proxy(frontend, backend) in a thread."""
         forwarder = self.config["device"] == "forwarder"
         types = (zmq.XSUB, zmq.XPUB) if forwarder else (zmq.ROUTER, zmq.DEALER)
-        hwm = int(self.config["hwm"])
         frontend, backend = (self.context.socket(t) for t in types)
         for sock in (frontend, backend):
-            sock.set(zmq.SNDHWM, hwm)
-            sock.set(zmq.RCVHWM, hwm)
-            sock.set(zmq.LINGER, 0)
+            setLimits(sock, self.hwm)
             sock.bind("tcp://127.0.0.1:*")
 
         def run() -> None:
@@ -342,12 +317,12 @@ class Peer:
         thread.start()
         emit(
             "ready",
-            endpoint=frontend.getsockopt_string(zmq.LAST_ENDPOINT),
-            backend=backend.getsockopt_string(zmq.LAST_ENDPOINT),
+            endpoint=boundEndpoint(frontend),
+            backend=boundEndpoint(backend),
         )
         self.usage.mark()
         self.control.stop.wait()
-        self.result(int(self.config["count"]), impl="zmq.proxy")
+        self.result(self.count, impl="zmq.proxy")
         self.context.term()
         thread.join(5)
 

@@ -100,6 +100,16 @@ class SeqStats:
             "rate": rate,
         }
 
+    def pipelinedFields(self) -> dict[str, Any]:
+        """
+        L{fields} for requests kept in flight: the rate of all of them
+        over the whole time, not (n - 1) / span.
+        """
+        fields = self.fields()
+        if fields["elapsed_s"]:
+            fields["rate"] = self.received / fields["elapsed_s"]
+        return fields
+
 
 def percentile(sortedValues: list[float], fraction: float) -> float | None:
     """The nearest-rank percentile of already sorted values."""
@@ -187,22 +197,37 @@ def emitSignal(name: str) -> None:
 
 
 def watchStdin(
-    onLine: Callable[[str], None], onEnd: Callable[[], None]
+    onLine: Callable[[str], None],
+    onEnd: Callable[[], None],
+    via: Callable[..., Any] | None = None,
 ) -> threading.Thread:
     """
     Read the runner's lines in a daemon thread: C{onLine(name)} for each,
     then C{onEnd()} at end of file (the runner's "stop").  Both run in
-    that thread; event-loop peers hand them over to their loop.
+    that thread, or, given C{via} (an event loop's thread-safe "call
+    soon"), are handed over with C{via(onLine, name)} and C{via(onEnd)}.
     """
+
+    def line(name: str) -> None:
+        if via is None:
+            onLine(name)
+        else:
+            via(onLine, name)
+
+    def end() -> None:
+        if via is None:
+            onEnd()
+        else:
+            via(onEnd)
 
     def run() -> None:
         try:
-            for line in sys.stdin:
-                name = line.strip()
+            for text in sys.stdin:
+                name = text.strip()
                 if name:
-                    onLine(name)
+                    line(name)
         finally:
-            onEnd()
+            end()
 
     thread = threading.Thread(target=run, name="runner-stdin", daemon=True)
     thread.start()
@@ -240,3 +265,112 @@ def describeZmq() -> dict[str, Any]:
     import zmq
 
     return {"pyzmq": zmq.pyzmq_version(), "libzmq": zmq.zmq_version()}
+
+
+def boundEndpoint(sock: Any) -> str:
+    """The endpoint a pyzmq socket was last bound to."""
+    import zmq
+
+    return str(sock.getsockopt_string(zmq.LAST_ENDPOINT))
+
+
+def setLimits(sock: Any, hwm: int) -> None:
+    """Give a pyzmq socket the run's high-water marks and no linger."""
+    import zmq
+
+    sock.set(zmq.SNDHWM, hwm)
+    sock.set(zmq.RCVHWM, hwm)
+    sock.set(zmq.LINGER, 0)
+
+
+def attach(sock: Any, config: dict[str, Any]) -> None:
+    """Bind (and tell the runner where) or connect, as configured."""
+    if config["bind"]:
+        sock.bind(config["address"])
+        emitReady(boundEndpoint(sock))
+    else:
+        sock.connect(config["address"])
+
+
+class LateTicks:
+    """
+    A chain of timers C{interval} apart, scheduled with C{callLater} (an
+    event loop's C{call_later} or a reactor's C{callLater}): how late the
+    worst of them fired.
+    """
+
+    def __init__(
+        self, callLater: Callable[[float, Callable[[], None]], Any], interval: float
+    ) -> None:
+        self.callLater = callLater
+        self.interval = interval
+        self.worst = 0.0
+        self.ticks = 0
+        self.due = now() + interval
+        self.timer: Any = callLater(interval, self.tick)
+
+    def tick(self) -> None:
+        late = now() - self.due
+        self.worst = max(self.worst, late)
+        self.ticks += 1
+        self.due = now() + self.interval
+        self.timer = self.callLater(self.interval, self.tick)
+
+    def report(self) -> dict[str, Any]:
+        """Stop the chain; the worst delay and how many ticks came."""
+        # The pending tick counts too: it may be late already.
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        worst = max(self.worst, now() - self.due)
+        return {"worst_delay_ms": worst * 1000, "ticks": self.ticks}
+
+
+class BasePeer:
+    """What the peers' C{Peer} classes share: the configuration, resource
+    usage, and the result line."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.usage = Usage()
+        self.partial: Callable[[], None] | None = None
+        """Reports what a role did so far when the runner stops it early."""
+        self.extras: list[Callable[[], dict[str, Any]]] = []
+        """More fields for the result, computed when it is sent."""
+        self.signalled = False
+        """Whether a subscriber has seen a probe (see L{probed})."""
+
+    @property
+    def hwm(self) -> int:
+        return int(self.config["hwm"])
+
+    @property
+    def count(self) -> int:
+        return int(self.config["count"])
+
+    def payloads(self) -> Callable[[int], bytes]:
+        """C{make(seq)} for payloads of the configured size."""
+        return payloadMaker(int(self.config["size"]))
+
+    def describe(self) -> dict[str, Any]:
+        """What this process runs, for the result."""
+        return describeZmq()
+
+    def result(self, messages: int, **fields: Any) -> None:
+        """Send the result; the role has no partial result to report now."""
+        self.partial = None
+        for extra in self.extras:
+            fields.update(extra())
+        fields.update(self.usage.fields(messages))
+        fields.update(self.describe())
+        emit("result", role=self.config["role"], **fields)
+
+    def probed(self) -> None:
+        """
+        A subscriber got a probe: at the first, start measuring and ask
+        the runner to tell the publisher to go.
+        """
+        if not self.signalled:
+            self.signalled = True
+            self.usage.mark()
+            emitSignal("go")

@@ -38,16 +38,16 @@ from benchmarks.peers.common import (
     PROBE,
     SUBSCRIBED,
     TOPICS,
+    BasePeer,
+    LateTicks,
     SeqStats,
-    Usage,
+    boundEndpoint,
     describeZmq,
     emit,
     emitReady,
-    emitSignal,
     latencyFields,
     now,
     nowNs,
-    payloadMaker,
     seqOf,
     subscribedCount,
     watchStdin,
@@ -108,20 +108,16 @@ class Compat:
         return info
 
 
-class Peer:
+class Peer(BasePeer):
     """One role of the Twisted peer, run by L{main}."""
 
     def __init__(self, config: dict[str, Any], reactor: Any, tx: Any) -> None:
-        self.config = config
+        super().__init__(config)
         self.reactor = reactor
         self.compat = Compat(tx)
         self.tx = tx
         self.factory = tx.ZmqFactory()
         self.factory.lingerPeriod = 0
-        self.usage = Usage()
-        self.partial: Callable[[], None] | None = None
-        """Reports what a role did so far when the runner stops it early."""
-        self.extras: list[Callable[[], dict[str, Any]]] = []
         self.onGo: Callable[[], None] | None = None
         self.stopped = False
 
@@ -149,34 +145,25 @@ class Peer:
         sys.stderr.write(text)
         emit("error", message=str(getattr(failure, "value", failure)))
 
-    def result(self, messages: int, **fields: Any) -> None:
-        self.partial = None
-        for extra in self.extras:
-            fields.update(extra())
-        fields.update(self.usage.fields(messages))
-        fields.update(self.compat.describe(self.reactor))
-        emit("result", role=self.config["role"], **fields)
+    def describe(self) -> dict[str, Any]:
+        return self.compat.describe(self.reactor)
 
     def connection(self, cls: type) -> Any:
         """Make a connection of C{cls}, bound or connected as configured."""
         conn = cls(self.factory, self.compat.endpoint(self.config))
         if self.config["bind"]:
-            emitReady(conn.socket.getsockopt_string(zmq.LAST_ENDPOINT))
+            emitReady(boundEndpoint(conn.socket))
         return conn
 
     def base(self, name: str) -> Any:
         """The connection class C{name} of the txzmq in use."""
         return getattr(self.tx, name)
 
-    @property
-    def hwm(self) -> int:
-        return int(self.config["hwm"])
-
     # Senders
 
     def push(self) -> None:
-        count = int(self.config["count"])
-        make = payloadMaker(int(self.config["size"]))
+        count = self.count
+        make = self.payloads()
         mode = str(self.config.get("mode") or "auto")
         if mode == "auto":
             mode = "deferred" if self.compat.flowControl else "retry"
@@ -189,8 +176,8 @@ class Peer:
     def pub(self) -> None:
         from twisted.internet.task import LoopingCall
 
-        count = int(self.config["count"])
-        make = payloadMaker(int(self.config["size"]))
+        count = self.count
+        make = self.payloads()
 
         base: Any = self.base("ZmqPubConnection")
 
@@ -223,7 +210,7 @@ class Peer:
     # Receivers
 
     def pull(self) -> None:
-        stats = SeqStats(int(self.config["count"]))
+        stats = SeqStats(self.count)
         self.partial = lambda: self.result(stats.received, **stats.fields())
         expect = 0
         peer = self
@@ -251,35 +238,14 @@ class Peer:
 
     def floodPull(self) -> None:
         """PULL as fast as possible while a 10 ms callLater chain runs."""
-        interval = float(self.config["tick"])
-        worst = 0.0
-        ticks = 0
-        due = now() + interval
-        timer: Any = None
-
-        def tick() -> None:
-            nonlocal worst, ticks, due, timer
-            late = now() - due
-            worst = max(worst, late)
-            ticks += 1
-            due = now() + interval
-            timer = self.reactor.callLater(interval, tick)
-
-        def report() -> dict[str, Any]:
-            # The pending tick counts too: it may be late already.
-            if timer.active():
-                timer.cancel()
-            return {"worst_delay_ms": max(worst, now() - due) * 1000, "ticks": ticks}
-
-        timer = self.reactor.callLater(interval, tick)
-        self.extras.append(report)
+        ticks = LateTicks(self.reactor.callLater, float(self.config["tick"]))
+        self.extras.append(ticks.report)
         self.pull()
 
     def sub(self) -> None:
-        stats = SeqStats(subscribedCount(int(self.config["count"])))
+        stats = SeqStats(subscribedCount(self.count))
         self.partial = lambda: self.result(stats.received, **stats.fields())
         expect = 0
-        signalled = False
         peer = self
 
         base: Any = self.base("ZmqSubConnection")
@@ -288,16 +254,14 @@ class Peer:
             highWaterMark = self.hwm
 
             def gotMessage(self, message: bytes, tag: bytes) -> None:
-                nonlocal expect, signalled
+                nonlocal expect
                 seq = seqOf(message)[0]
                 if seq >= PROBE:
                     if seq == END:
                         if peer.partial is not None:
                             peer.result(stats.received, **stats.fields())
-                    elif not signalled:
-                        signalled = True
-                        peer.usage.mark()
-                        emitSignal("go")
+                    else:
+                        peer.probed()
                     return
                 stats.lastAt = now()
                 if seq != expect:
@@ -338,9 +302,9 @@ class Peer:
         return self.connection(Req)
 
     def req(self) -> None:
-        count = int(self.config["count"])
+        count = self.count
         warmup = int(self.config.get("warmup", 0))
-        make = payloadMaker(int(self.config["size"]))
+        make = self.payloads()
         conn = self._reqConnection()
         stats = SeqStats(count)
         rtts: list[int] = []
@@ -377,17 +341,14 @@ class Peer:
         warm(None, 0)
 
     def reqPipeline(self) -> None:
-        count = int(self.config["count"])
+        count = self.count
         window = int(self.config["inflight"])
-        make = payloadMaker(int(self.config["size"]))
+        make = self.payloads()
         conn = self._reqConnection()
         stats = SeqStats(count)
 
         def report() -> None:
-            fields = stats.fields()
-            if fields["elapsed_s"]:
-                fields["rate"] = stats.received / fields["elapsed_s"]
-            self.result(stats.received, **fields)
+            self.result(stats.received, **stats.pipelinedFields())
 
         self.partial = report
         sent = 0
@@ -632,7 +593,7 @@ def device(peer: Peer) -> None:
         highWaterMark=peer.hwm,
         lingerPeriod=0,
     )
-    count = int(config["count"])
+    count = peer.count
 
     def started(_: object) -> None:
         emit(
@@ -668,10 +629,7 @@ def main(config: dict[str, Any]) -> None:
     import txzmq
 
     peer = Peer(config, reactor, txzmq)
-    watchStdin(
-        lambda name: reactor.callFromThread(peer.line, name),
-        lambda: reactor.callFromThread(peer.stop),
-    )
+    watchStdin(peer.line, peer.stop, via=reactor.callFromThread)
 
     def begin() -> None:
         try:
