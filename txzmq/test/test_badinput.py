@@ -13,17 +13,14 @@ from collections.abc import Callable
 from typing import Any
 
 import zmq
-from twisted.internet.defer import Deferred
-from twisted.logger import ILogObserver, LogEvent, globalLogPublisher
+from twisted.logger import LogEvent
 from twisted.trial import unittest
-from zope.interface import provider
 
 from txzmq import (
     ZmqConnectionClosedError,
     ZmqDealerConnection,
     ZmqEndpointError,
     ZmqFactory,
-    ZmqPairConnection,
     ZmqPubConnection,
     ZmqPullConnection,
     ZmqPushConnection,
@@ -36,8 +33,8 @@ from txzmq import (
     ZmqXPubConnection,
 )
 from txzmq.test._helpers import (
-    TIMEOUT,
     Collector,
+    FactoryMixin,
     bind,
     boundAddress,
     connect,
@@ -45,24 +42,9 @@ from txzmq.test._helpers import (
     ipcAddress,
     untilTrue,
 )
-
-
-class Puller(ZmqPullConnection):
-    def __init__(self, factory: ZmqFactory, *args: Any, **kwargs: Any) -> None:
-        super().__init__(factory, *args, **kwargs)
-        self.received = Collector(factory.reactor)
-
-    def onPull(self, message: list[bytes]) -> None:
-        self.received(message)
-
-
-class Pair(ZmqPairConnection):
-    def __init__(self, factory: ZmqFactory, *args: Any, **kwargs: Any) -> None:
-        super().__init__(factory, *args, **kwargs)
-        self.received = Collector(factory.reactor)
-
-    def gotMessage(self, *frames: bytes) -> None:
-        self.received(list(frames))
+from txzmq.test.test_patterns import FrameRecorder as Pair
+from txzmq.test.test_patterns import HoldingREP as RecordingREP
+from txzmq.test.test_patterns import Puller
 
 
 class Subscriber(ZmqSubConnection):
@@ -72,15 +54,6 @@ class Subscriber(ZmqSubConnection):
 
     def gotMessage(self, message: bytes, tag: bytes) -> None:
         self.received((tag, message))
-
-
-class RecordingREP(ZmqREPConnection):
-    def __init__(self, factory: ZmqFactory, *args: Any, **kwargs: Any) -> None:
-        super().__init__(factory, *args, **kwargs)
-        self.requests = Collector(factory.reactor)
-
-    def gotMessage(self, messageId: bytes, *messageParts: bytes) -> None:
-        self.requests((messageId, list(messageParts)))
 
 
 class BoomError(Exception):
@@ -100,47 +73,17 @@ def shutdownTime(factory: ZmqFactory, limit: float) -> float:
     return float("inf") if thread.is_alive() else time.monotonic() - start
 
 
-class _Case(unittest.TestCase):
+class _Case(FactoryMixin, unittest.TestCase):
     timeout = 30
-
-    def setUp(self) -> None:
-        from twisted.internet import reactor
-
-        self.reactor: Any = reactor
-        self.factory = ZmqFactory(reactor)
-        self.addCleanup(self.factory.shutdown)
-
-    def wait(self, d: Deferred[Any]) -> Deferred[Any]:
-        return d.addTimeout(TIMEOUT, self.reactor)
 
     def pushPull(self) -> tuple[ZmqPushConnection, Puller]:
         address = inprocAddress()
         pull = Puller(self.factory, bind(address))
         return ZmqPushConnection(self.factory, connect(address)), pull
 
-    def captureLogs(self) -> list[LogEvent]:
-        """Collect log events until the end of the test."""
-        events: list[LogEvent] = []
-
-        @provider(ILogObserver)
-        def observer(event: LogEvent) -> None:
-            events.append(event)
-
-        globalLogPublisher.addObserver(observer)
-        self.addCleanup(globalLogPublisher.removeObserver, observer)
-        return events
-
     def ipcAddress(self) -> str:
         """A fresh ipc address whose directory is removed after the test."""
         return ipcAddress(self)
-
-    def rawSocket(self, socketType: int) -> zmq.Socket[bytes]:
-        """A plain pyzmq socket in the factory's context, closed before
-        the factory shuts down."""
-        sock: zmq.Socket[bytes] = self.factory.context.socket(socketType)
-        sock.setsockopt(zmq.LINGER, 0)
-        self.addCleanup(sock.close)
-        return sock
 
 
 def _warnings(events: list[LogEvent], text: str) -> list[LogEvent]:
@@ -176,7 +119,9 @@ class BadMessageTests(_Case):
             self.assertIn(hint, str(e), f"for {bad!r}")
             self.assertIn("bytes" if error is TypeError else "frame", str(e))
         push.send([b"good", b"message"])
-        self.assertEqual(await self.wait(pull.received.waitFor(1)), [[b"good", b"message"]])
+        self.assertEqual(
+            await self.wait(pull.received.waitFor(1)), [[b"good", b"message"]]
+        )
 
     async def test_pairAndDealerMethods(self) -> None:
         """
@@ -322,7 +267,10 @@ class ClosedTests(_Case):
         self.factory.shutdown()
         self.assertRaises(ZmqConnectionClosedError, push.push, b"x")
         self.assertRaises(
-            ZmqConnectionClosedError, ZmqPushConnection, self.factory, bind(inprocAddress())
+            ZmqConnectionClosedError,
+            ZmqPushConnection,
+            self.factory,
+            bind(inprocAddress()),
         )
         self.factory.shutdown()
 
@@ -341,7 +289,11 @@ class ClosedTests(_Case):
         await self.assertFailure(d1, ZmqConnectionClosedError)
         await self.assertFailure(d2, ZmqConnectionClosedError)
         self.assertEqual(
-            [c for c in self.reactor.getDelayedCalls() if c.func == req._timeoutRequest],
+            [
+                c
+                for c in self.reactor.getDelayedCalls()
+                if c.func == req._timeoutRequest
+            ],
             [],
         )
 
@@ -544,10 +496,14 @@ class CallbackErrorTests(_Case):
         push.push(b"one")
         push.push(b"boom")
         push.push(b"two")
-        self.assertEqual(await self.wait(pull.received.waitFor(2)), [[b"one"], [b"two"]])
+        self.assertEqual(
+            await self.wait(pull.received.waitFor(2)), [[b"one"], [b"two"]]
+        )
         self.assertEqual(len(self.flushLoggedErrors(BoomError)), 1)
         push.push(b"three")
-        self.assertEqual(await self.wait(pull.received.waitFor(3)), [[b"one"], [b"two"], [b"three"]])
+        self.assertEqual(
+            await self.wait(pull.received.waitFor(3)), [[b"one"], [b"two"], [b"three"]]
+        )
 
     async def test_gotMessageRaises(self) -> None:
         """
@@ -595,7 +551,9 @@ class EndpointTests(_Case):
             for endpoint in (bind(address), connect(address)):
                 if address == "inproc://" and endpoint.type == "connect":
                     continue  # libzmq accepts connecting to an empty name
-                e = self.assertRaises(ZmqEndpointError, ZmqPullConnection, factory, endpoint)
+                e = self.assertRaises(
+                    ZmqEndpointError, ZmqPullConnection, factory, endpoint
+                )
                 self.assertIsInstance(e, ValueError)
                 self.assertIsInstance(e, zmq.ZMQError)
                 self.assertIn(address, str(e))
@@ -616,7 +574,9 @@ class EndpointTests(_Case):
         self.assertEqual(factory.connections, before)
         second = ZmqPullConnection(factory)
         fresh = inprocAddress()
-        self.assertRaises(ZmqEndpointError, second.addEndpoints, [bind(fresh), bind(taken)])
+        self.assertRaises(
+            ZmqEndpointError, second.addEndpoints, [bind(fresh), bind(taken)]
+        )
         self.assertEqual(second.endpoints, [bind(fresh)])
         self.assertLess(shutdownTime(factory, 10.0), 5.0)
 
@@ -628,7 +588,9 @@ class EndpointTests(_Case):
         """
         factory = ZmqFactory(self.reactor)
         self.addCleanup(factory.shutdown)
-        self.assertRaises(ValueError, ZmqPullConnection, factory, ("listen", inprocAddress()))
+        self.assertRaises(
+            ValueError, ZmqPullConnection, factory, ("listen", inprocAddress())
+        )
         self.assertRaises(ValueError, ZmqPullConnection, factory, inprocAddress())
         self.assertRaises(TypeError, ZmqPullConnection, factory, 42)
         self.assertEqual(factory.connections, set())

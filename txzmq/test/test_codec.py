@@ -14,7 +14,6 @@ from typing import Any
 import zmq
 from twisted.internet.defer import gatherResults
 from twisted.logger import LogLevel, capturedLogs, formatEvent
-from twisted.trial import unittest
 from twisted.trial.unittest import SynchronousTestCase
 
 import txzmq
@@ -36,7 +35,13 @@ from txzmq import (
     ZmqXSubConnection,
     jsonCodec,
 )
-from txzmq.test._helpers import bind, connect, inprocAddress, untilTrue
+from txzmq.test._helpers import (
+    addTransportCases,
+    bind,
+    connect,
+    inprocAddress,
+    untilTrue,
+)
 from txzmq.test.test_connection import _Base as _FakeReactorCase
 from txzmq.test.test_connection import eventsFrom
 from txzmq.test.test_flow import _FlowMixin
@@ -225,7 +230,9 @@ class RoundTripTests(_FlowMixin):
         await self.settle([_jsonPublisher(pub)], [sub])
         for i, value in enumerate(VALUES):
             pub.publish(value, b"t%d" % i)
-        self.assertIsNone(self.successResultOf(pub.publishDeferred({"d": 1}, b"deferred")))
+        self.assertIsNone(
+            self.successResultOf(pub.publishDeferred({"d": 1}, b"deferred"))
+        )
         await self.settle([_jsonPublisher(pub)], [sub])
         self.assertEqual(
             sub.received.items,
@@ -389,9 +396,7 @@ class UndecodableTests(_FlowMixin):
         return [formatEvent(e) for e in eventsFrom(events, conn, LogLevel.warn)]
 
     async def test_pull(self) -> None:
-        pull, address = self.listen(Puller, codec=jsonCodec)
-        raw = self.rawSocket(zmq.PUSH)
-        raw.connect(address)
+        pull, raw = self.listenWithRawPeer(Puller, zmq.PUSH, codec=jsonCodec)
         with capturedLogs() as events:
             raw.send(b"\xffnot json")
             raw.send_multipart([b"1", b"{bad"])
@@ -405,9 +410,7 @@ class UndecodableTests(_FlowMixin):
 
     async def test_pullReceive(self) -> None:
         """Dropped messages are not kept for C{receive()} either."""
-        pull, address = self.listen(ZmqPullConnection, codec=jsonCodec)
-        raw = self.rawSocket(zmq.PUSH)
-        raw.connect(address)
+        pull, raw = self.listenWithRawPeer(ZmqPullConnection, zmq.PUSH, codec=jsonCodec)
         with capturedLogs() as events:
             raw.send(b"{bad")
             raw.send(b"[1]")
@@ -435,9 +438,7 @@ class UndecodableTests(_FlowMixin):
         A request that does not decode is dropped before C{gotMessage}: it
         has no route to answer.
         """
-        rep, address = self.listen(HoldingREP, codec=jsonCodec)
-        raw = self.rawSocket(zmq.DEALER)
-        raw.connect(address)
+        rep, raw = self.listenWithRawPeer(HoldingREP, zmq.DEALER, codec=jsonCodec)
         with capturedLogs() as events:
             raw.send_multipart([b"id1", b"", b"{bad"])
             raw.send_multipart([b"id2", b"", b'"ok"', b"2"])
@@ -482,9 +483,7 @@ class UndecodableTests(_FlowMixin):
         self.assertEqual(len(self.decodeWarnings(events, router)), 2)
 
     async def test_pair(self) -> None:
-        pair, address = self.listen(FrameRecorder, codec=jsonCodec)
-        raw = self.rawSocket(zmq.PAIR)
-        raw.connect(address)
+        pair, raw = self.listenWithRawPeer(FrameRecorder, zmq.PAIR, codec=jsonCodec)
         with capturedLogs() as events:
             raw.send(b"\x00")
             raw.send(b"2")
@@ -492,13 +491,4 @@ class UndecodableTests(_FlowMixin):
         self.assertEqual(len(self.decodeWarnings(events, pair)), 1)
 
 
-TRANSPORTS = ["inproc", "ipc", "tcp"]
-
-for _mixin in [RoundTripTests, UndecodableTests]:
-    for _transport in TRANSPORTS:
-        _name = f"{_mixin.__name__}_{_transport}"
-        _attributes: dict[str, Any] = {"transport": _transport, "__module__": __name__}
-        if _transport == "ipc" and not zmq.has("ipc"):
-            _attributes["skip"] = f"libzmq has no {_transport} transport here"
-        globals()[_name] = type(_name, (_mixin, unittest.TestCase), _attributes)
-del _mixin, _transport, _name, _attributes
+addTransportCases(globals(), [RoundTripTests, UndecodableTests])

@@ -61,9 +61,22 @@ TXZMQ_10_MODULES = {
 """Where txZMQ 1.0 programs import names from."""
 
 if TYPE_CHECKING:
+    from txzmq.factory import ZmqFactory
+
     _SyncBase = unittest.SynchronousTestCase
 else:
     _SyncBase = object
+
+
+def _oldStyleFactory(reactor: Any) -> ZmqFactory:
+    """A factory made the txZMQ 1.0 way: C{reactor} set after
+    construction, then registered for shutdown."""
+    from txzmq.factory import ZmqFactory
+
+    factory = ZmqFactory()
+    factory.reactor = reactor
+    factory.registerForShutdown()
+    return factory
 
 
 class NamesTests(unittest.SynchronousTestCase):
@@ -111,12 +124,8 @@ class _OldStyleCase(unittest.TestCase):
     def setUp(self) -> None:
         from twisted.internet import reactor
 
-        from txzmq.factory import ZmqFactory
-
         self.reactor: Any = reactor
-        factory = ZmqFactory()
-        factory.reactor = reactor
-        factory.registerForShutdown()
+        factory = _oldStyleFactory(reactor)
         self.addCleanup(factory.shutdown)
         self.factory = factory
 
@@ -200,7 +209,9 @@ class PushPullProgramTests(_OldStyleCase):
         s.send(b"abcd")
         s.send([b"a", b"b"])
         await untilTrue(self.reactor, lambda: hasattr(r, "messages"))
-        self.assertEqual(await self.wait(r.messages.waitFor(2)), [[b"abcd"], [b"a", b"b"]])
+        self.assertEqual(
+            await self.wait(r.messages.waitFor(2)), [[b"abcd"], [b"a", b"b"]]
+        )
 
     def test_factorySubclass(self) -> None:
         """Factory settings given as class attributes, as in 1.0, apply."""
@@ -306,7 +317,9 @@ class ReqRepProgramTests(_OldStyleCase):
 
     async def test_sendRecvReply(self) -> None:
         """sendMsg's Deferred fires with the reply's parts."""
-        self.assertEqual(await self.wait(self.s.sendMsg(b"aaa", b"aab")), [b"aaa", b"aab"])
+        self.assertEqual(
+            await self.wait(self.s.sendMsg(b"aaa", b"aab")), [b"aaa", b"aab"]
+        )
 
     async def test_manyWithTimeout(self) -> None:
         """Requests with a timeout that are answered in time succeed."""
@@ -378,7 +391,9 @@ class ReqRepProgramTests(_OldStyleCase):
             ZmqEndpoint(ZmqEndpointType.connect, boundAddress(slow)),
             identity=b"client2",
         )
-        await self.wait(self.assertFailure(s.sendMsg(b"aaa", timeout=0.05), ZmqRequestTimeoutError))
+        await self.wait(
+            self.assertFailure(s.sendMsg(b"aaa", timeout=0.05), ZmqRequestTimeoutError)
+        )
         await self.wait(replied.waitFor(1))
         self.assertEqual(await self.wait(s.sendMsg(b"bbb", timeout=5)), [b"bbb"])
 
@@ -399,7 +414,9 @@ class ReqRepProgramTests(_OldStyleCase):
             defaultRequestTimeout = 0.05
 
         mute = Mute(self.factory, ZmqEndpoint(ZmqEndpointType.bind, self.tcp()))
-        s = Impatient(self.factory, ZmqEndpoint(ZmqEndpointType.connect, boundAddress(mute)))
+        s = Impatient(
+            self.factory, ZmqEndpoint(ZmqEndpointType.connect, boundAddress(mute))
+        )
         await self.wait(self.assertFailure(s.sendMsg(b"x"), ZmqRequestTimeoutError))
 
     async def test_deprecatedXREQXREP(self) -> None:
@@ -416,7 +433,9 @@ class ReqRepProgramTests(_OldStyleCase):
 
         address = inprocAddress()
         rep = Echo(self.factory, ZmqEndpoint(ZmqEndpointType.bind, address))
-        req = ZmqXREQConnection(self.factory, ZmqEndpoint(ZmqEndpointType.connect, address))
+        req = ZmqXREQConnection(
+            self.factory, ZmqEndpoint(ZmqEndpointType.connect, address)
+        )
         warnings = self.flushWarnings()
         self.assertEqual(
             sorted((w["category"], w["message"].split(" ")[0]) for w in warnings),
@@ -446,8 +465,12 @@ class PubSubProgramTests(_OldStyleCase):
                     self.messages: list[list[bytes]] = []
                 self.messages.append([tag, message])
 
-        r = ZmqTestSubConnection(self.factory, ZmqEndpoint(ZmqEndpointType.bind, self.tcp()))
-        s = Publisher(self.factory, ZmqEndpoint(ZmqEndpointType.connect, boundAddress(r)))
+        r = ZmqTestSubConnection(
+            self.factory, ZmqEndpoint(ZmqEndpointType.bind, self.tcp())
+        )
+        s = Publisher(
+            self.factory, ZmqEndpoint(ZmqEndpointType.connect, boundAddress(r))
+        )
         r.subscribe(b"tag")
         r.subscribe(b"probe")
 
@@ -476,7 +499,9 @@ class PubSubProgramTests(_OldStyleCase):
         from txzmq.connection import ZmqEndpoint, ZmqEndpointType
         from txzmq.pubsub import ZmqPubConnection
 
-        pub = ZmqPubConnection(self.factory, ZmqEndpoint(ZmqEndpointType.bind, self.tcp()))
+        pub = ZmqPubConnection(
+            self.factory, ZmqEndpoint(ZmqEndpointType.bind, self.tcp())
+        )
         raw = self.factory.context.socket(zmq.SUB)
         self.addCleanup(raw.close, 0)
         raw.setsockopt(zmq.SUBSCRIBE, b"")
@@ -543,7 +568,9 @@ class RouterDealerProgramTests(_OldStyleCase):
         self.addCleanup(factory2.shutdown)
         address = ipcAddress(self)
         dealer = ZmqTestDealerConnection(
-            self.factory, ZmqEndpoint(ZmqEndpointType.connect, address), identity=b"dealer"
+            self.factory,
+            ZmqEndpoint(ZmqEndpointType.connect, address),
+            identity=b"dealer",
         )
         dealer.d = Deferred()
         router = ZmqTestRouterConnection(
@@ -565,40 +592,32 @@ class ZmqReactorShutdownTestCase(ReactorBuilder, _SyncBase):
 
     requiredInterfaces = (IReactorCore,)
 
-    def test_reactor_and_factory_shutdown(self) -> None:
-        from txzmq.factory import ZmqFactory
-
+    def _runWithFactory(self, shutDownFirst: bool) -> ZmqFactory:
+        """
+        Run a reactor that makes a factory the 1.0 way, shuts the factory
+        down first if told to, then stops; return the factory.
+        """
         reactor = self.buildReactor()
         factories: list[ZmqFactory] = []
 
         def _test() -> None:
-            factory = ZmqFactory()
-            factory.reactor = reactor
-            factory.registerForShutdown()
+            factory = _oldStyleFactory(reactor)
             factories.append(factory)
-            factory.shutdown()
+            if shutDownFirst:
+                factory.shutdown()
             reactor.stop()
 
         reactor.callWhenRunning(_test)
         self.runReactor(reactor)
-        self.assertTrue(factories[0].closed)
+        return factories[0]
+
+    def test_reactor_and_factory_shutdown(self) -> None:
+        factory = self._runWithFactory(shutDownFirst=True)
+        self.assertTrue(factory.closed)
 
     def test_reactor_shutdown(self) -> None:
-        from txzmq.factory import ZmqFactory
-
-        reactor = self.buildReactor()
-        factories: list[ZmqFactory] = []
-
-        def _test() -> None:
-            factory = ZmqFactory()
-            factory.reactor = reactor
-            factory.registerForShutdown()
-            factories.append(factory)
-            reactor.stop()
-
-        reactor.callWhenRunning(_test)
-        self.runReactor(reactor)
-        self.assertTrue(factories[0].closed)
+        factory = self._runWithFactory(shutDownFirst=False)
+        self.assertTrue(factory.closed)
 
     def test_reactorShutdownClosesConnections(self) -> None:
         """
@@ -606,7 +625,6 @@ class ZmqReactorShutdownTestCase(ReactorBuilder, _SyncBase):
         after they have exchanged messages on it.
         """
         from txzmq.connection import ZmqEndpoint, ZmqEndpointType
-        from txzmq.factory import ZmqFactory
         from txzmq.pushpull import ZmqPullConnection, ZmqPushConnection
 
         reactor: Any = self.buildReactor()
@@ -621,12 +639,12 @@ class ZmqReactorShutdownTestCase(ReactorBuilder, _SyncBase):
                 reactor.stop()
 
         def _test() -> None:
-            factory = ZmqFactory()
-            factory.reactor = reactor
-            factory.registerForShutdown()
+            factory = _oldStyleFactory(reactor)
             address = inprocAddress()
             pull = Receiver(factory, ZmqEndpoint(ZmqEndpointType.bind, address))
-            push = ZmqPushConnection(factory, ZmqEndpoint(ZmqEndpointType.connect, address))
+            push = ZmqPushConnection(
+                factory, ZmqEndpoint(ZmqEndpointType.connect, address)
+            )
             push.push(b"bye")
             state.update(factory=factory, connections=[pull, push])
 

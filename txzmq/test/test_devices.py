@@ -65,13 +65,12 @@ from txzmq import (
 )
 from txzmq.service import ZmqService
 from txzmq.test._helpers import (
-    TIMEOUT,
     Collector,
+    TransportMixin,
     bind,
     boundAddress,
     connect,
     inprocAddress,
-    ipcAddress,
     untilTrue,
 )
 
@@ -222,33 +221,14 @@ class Dealer(ZmqDealerConnection):
 # The mixins
 
 
-class DeviceTestsBase(_Base):
+class DeviceTestsBase(TransportMixin):
     """
     A factory on trial's reactor, addresses for C{transport}, and devices
     of C{deviceClass} stopped when the test ends.
     """
 
     deviceClass: type[ZmqDevice]
-    transport: str
     timeout = 60
-
-    def setUp(self) -> None:
-        from twisted.internet import reactor
-
-        self.reactor: Any = reactor
-        self.factory = ZmqFactory(reactor)
-        self.addCleanup(self.factory.shutdown)
-
-    def newAddress(self) -> str:
-        if self.transport == "inproc":
-            return inprocAddress()
-        if self.transport == "ipc":
-            return ipcAddress(self)
-        return "tcp://127.0.0.1:*"
-
-    def wait(self, d: Deferred[_T], seconds: float = TIMEOUT) -> Deferred[_T]:
-        """Fail C{d} with a timeout instead of letting a lost message hang."""
-        return d.addTimeout(seconds, self.reactor)
 
     def makeDevice(
         self,
@@ -268,8 +248,6 @@ class DeviceTestsBase(_Base):
             bind(self.newAddress()) if monitor else None,
             **kwargs,
         )
-        if isinstance(device, ProcessDevice):
-            device.killAfter = 0.5  # a missed TERMINATE fails test_stopIsPrompt
         self.addCleanup(self.stopDevice, device)
         return device
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import zmq
 from twisted.internet.defer import CancelledError, Deferred, gatherResults
@@ -62,6 +62,7 @@ from txzmq import (
 )
 from txzmq.test._helpers import (
     Collector,
+    addTransportCases,
     bind,
     boundAddress,
     connect,
@@ -71,6 +72,7 @@ from txzmq.test._helpers import (
 from txzmq.test.test_connection import FakeReactor, nothingToReceive, recvNow
 from txzmq.test.test_connection import _Base as _FakeReactorCase
 from txzmq.test.test_patterns import (
+    Puller,
     Subscriber,
     _publisher,
     _TransportMixin,
@@ -108,7 +110,9 @@ def smallBuffers(sock: zmq.Socket[Any]) -> None:
 class _FlowMixin(_TransportMixin):
     """Helpers for back-pressure tests on one transport."""
 
-    def make(self, cls: Callable[..., Any], endpoint: ZmqEndpoint, **kwargs: Any) -> Any:
+    def make(
+        self, cls: Callable[..., Any], endpoint: ZmqEndpoint, **kwargs: Any
+    ) -> Any:
         """A connection with small kernel buffers, then attached."""
         conn = cls(self.factory, **kwargs)
         smallBuffers(conn.socket)
@@ -132,7 +136,9 @@ class _FlowMixin(_TransportMixin):
 
     def pusher(self, address: str, **kwargs: Any) -> ZmqPushConnection:
         kwargs.setdefault("sendHighWaterMark", 1)
-        push: ZmqPushConnection = self.make(ZmqPushConnection, connect(address), **kwargs)
+        push: ZmqPushConnection = self.make(
+            ZmqPushConnection, connect(address), **kwargs
+        )
         return push
 
     def fill(
@@ -416,8 +422,9 @@ class SendDeferredTests(_FlowMixin):
         await self.settle([_publisher(pub)], [sub])
         d = pub.publishDeferred(b"hello", b"news")
         self.assertIsNone(self.successResultOf(d))
-        self.assertEqual(await self.wait(sub.received.waitFor(1)), [(b"news", b"hello")])
-
+        self.assertEqual(
+            await self.wait(sub.received.waitFor(1)), [(b"news", b"hello")]
+        )
 
     async def test_publishDeferredNoDrop(self) -> None:
         """
@@ -679,46 +686,49 @@ class ConsumerTests(_FlowMixin):
 # Receiving connections as producers
 
 
-class PausingPuller(ZmqPullConnection):
+if TYPE_CHECKING:
+    _ConnectionBase = ZmqConnection
+else:
+    _ConnectionBase = object
+
+
+class _PauseTracking(_ConnectionBase):
+    """Keeps C{isPaused}; messages delivered while paused are recorded in
+    C{deliveredWhilePaused} by L{_deliveredNow}."""
+
+    def __init__(self, factory: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(factory, *args, **kwargs)
+        self.isPaused = False
+        self.deliveredWhilePaused: list[Any] = []
+
+    def pauseProducing(self) -> None:
+        self.isPaused = True
+        super().pauseProducing()
+
+    def resumeProducing(self) -> None:
+        self.isPaused = False
+        super().resumeProducing()
+
+    def _deliveredNow(self, message: Any) -> None:
+        if self.isPaused:
+            self.deliveredWhilePaused.append(message)
+
+
+class PausingPuller(_PauseTracking, ZmqPullConnection):
     """Records messages, and any delivered while it is paused."""
 
     def __init__(self, factory: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(factory, *args, **kwargs)
         self.received = Collector(factory.reactor)
-        self.isPaused = False
-        self.deliveredWhilePaused: list[Any] = []
-
-    def pauseProducing(self) -> None:
-        self.isPaused = True
-        super().pauseProducing()
-
-    def resumeProducing(self) -> None:
-        self.isPaused = False
-        super().resumeProducing()
 
     def onPull(self, message: list[bytes]) -> None:
-        if self.isPaused:
-            self.deliveredWhilePaused.append(message)
+        self._deliveredNow(message)
         self.received(message)
 
 
-class PausingSubscriber(Subscriber):
-    def __init__(self, factory: Any, *args: Any, **kwargs: Any) -> None:
-        super().__init__(factory, *args, **kwargs)
-        self.isPaused = False
-        self.deliveredWhilePaused: list[Any] = []
-
-    def pauseProducing(self) -> None:
-        self.isPaused = True
-        super().pauseProducing()
-
-    def resumeProducing(self) -> None:
-        self.isPaused = False
-        super().resumeProducing()
-
+class PausingSubscriber(_PauseTracking, Subscriber):
     def gotMessage(self, message: bytes, tag: bytes) -> None:
-        if self.isPaused:
-            self.deliveredWhilePaused.append((message, tag))
+        self._deliveredNow((message, tag))
         super().gotMessage(message, tag)
 
 
@@ -840,6 +850,7 @@ class ProducerTests(_FlowMixin):
         pull.stopProducing()
         self.assertTrue(pull.closed)
         self.assertNotIn(pull, self.factory.connections)
+
 
 # ---------------------------------------------------------------------------
 # receive() and async iteration
@@ -963,20 +974,14 @@ class ReceiveTests(_FlowMixin):
         gets none of them.
         """
 
-        class Overriding(ZmqPullConnection):
-            def __init__(self, factory: Any, *args: Any, **kwargs: Any) -> None:
-                super().__init__(factory, *args, **kwargs)
-                self.received = Collector(factory.reactor)
-
-            def onPull(self, message: list[bytes]) -> None:
-                self.received(message)
-
-        pull, address = self.listen(Overriding)
+        pull, address = self.listen(Puller)  # Puller overrides onPull
         d = pull.receive()
         push = ZmqPushConnection(self.factory, connect(address))
         for i in range(3):
             push.push(b"%d" % i)
-        self.assertEqual(await self.wait(pull.received.waitFor(3)), [[b"0"], [b"1"], [b"2"]])
+        self.assertEqual(
+            await self.wait(pull.received.waitFor(3)), [[b"0"], [b"1"], [b"2"]]
+        )
         self.assertNoResult(d)
         d.cancel()
         self.failureResultOf(d, CancelledError)
@@ -997,7 +1002,9 @@ class ReceiveTests(_FlowMixin):
         router, address = self.listen(ZmqRouterConnection)
         dealer = ZmqDealerConnection(self.factory, connect(address), identity=b"dealer")
         dealer.sendMultipart([b"hi", b"there"])
-        self.assertEqual(await self.wait(router.receive()), (b"dealer", b"hi", b"there"))
+        self.assertEqual(
+            await self.wait(router.receive()), (b"dealer", b"hi", b"there")
+        )
         router.sendMultipart(b"dealer", [b"back", b"2"])
         self.assertEqual(await self.wait(dealer.receive()), (b"back", b"2"))
 
@@ -1050,16 +1057,9 @@ class ReceiveTests(_FlowMixin):
         self.assertEqual(await self.wait(d), [b"answer"])
 
 
-TRANSPORTS = ["inproc", "ipc", "tcp"]
-
-for _mixin in [SendDeferredTests, ConsumerTests, ProducerTests, ReceiveTests]:
-    for _transport in TRANSPORTS:
-        _name = f"{_mixin.__name__}_{_transport}"
-        _attributes: dict[str, Any] = {"transport": _transport, "__module__": __name__}
-        if _transport == "ipc" and not zmq.has("ipc"):
-            _attributes["skip"] = f"libzmq has no {_transport} transport here"
-        globals()[_name] = type(_name, (_mixin, unittest.TestCase), _attributes)
-del _mixin, _transport, _name, _attributes
+addTransportCases(
+    globals(), [SendDeferredTests, ConsumerTests, ProducerTests, ReceiveTests]
+)
 
 
 class BridgeTests(_FlowMixin, unittest.TestCase):
@@ -1090,7 +1090,9 @@ class BridgeTests(_FlowMixin, unittest.TestCase):
             def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
                 serverLost.callback(None)
 
-        port = self.reactor.listenTCP(0, Factory.forProtocol(Sink), interface="127.0.0.1")
+        port = self.reactor.listenTCP(
+            0, Factory.forProtocol(Sink), interface="127.0.0.1"
+        )
         self.addCleanup(port.stopListening)
         port.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
 
@@ -1129,7 +1131,8 @@ class BridgeTests(_FlowMixin, unittest.TestCase):
         bridge = Bridge()
         await self.wait(
             connectProtocol(
-                TCP4ClientEndpoint(self.reactor, "127.0.0.1", port.getHost().port), bridge
+                TCP4ClientEndpoint(self.reactor, "127.0.0.1", port.getHost().port),
+                bridge,
             )
         )
         push = self.pusher(address)

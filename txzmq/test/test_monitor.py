@@ -32,10 +32,9 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.error import ProcessDone, ProcessTerminated
 from twisted.internet.protocol import ProcessProtocol, Protocol
 from twisted.internet.testing import MemoryReactorClock
-from twisted.logger import ILogObserver, LogEvent, LogLevel, globalLogPublisher
+from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 from twisted.trial import unittest
-from zope.interface import provider
 
 import txzmq
 from txzmq import (
@@ -52,16 +51,17 @@ from txzmq import (
     ZmqXPubConnection,
 )
 from txzmq._framing import MalformedMessage
-from txzmq.connection import _MonitorReader
 from txzmq.monitor import HANDSHAKE_FAILURES, PeerTracker, decodeEvent, describeFailure
 from txzmq.test._helpers import (
     TIMEOUT,
     Collector,
+    TransportMixin,
     bind,
     boundAddress,
     connect,
     inprocAddress,
     ipcAddress,
+    shutDownOwnersFirst,
 )
 
 if TYPE_CHECKING:
@@ -203,7 +203,7 @@ class _Silent(Protocol):
     """A TCP client that says nothing unless told to."""
 
 
-class _SocketsMixin(_Base):
+class _SocketsMixin(TransportMixin):
     """
     A factory on trial's reactor, addresses for C{transport}, and event
     recorders.
@@ -212,33 +212,11 @@ class _SocketsMixin(_Base):
     transport = "tcp"
     timeout = 60
 
-    def setUp(self) -> None:
-        from twisted.internet import reactor
-
-        self.reactor: Any = reactor
-        self.factory = ZmqFactory(reactor)
-        self.addCleanup(self.shutdownFactory, self.factory)
-
-    @staticmethod
-    def shutdownFactory(factory: ZmqFactory) -> None:
-        """
-        Shut every connection down before the factory: each then closes
-        its own monitor first.  (factory.shutdown() alone may close a
-        monitor reader before its connection and hang: see
-        L{MonitorLifecycleTests.test_factoryShutdownWithManyMonitors}.)
-        """
-        for connection in list(factory.connections):
-            if not isinstance(connection, _MonitorReader):
-                connection.shutdown()
-        factory.shutdown()
-
-    def newAddress(self, transport: str | None = None) -> str:
-        transport = transport or self.transport
-        if transport == "inproc":
-            return inprocAddress()
-        if transport == "ipc":
-            return ipcAddress(self)
-        return "tcp://127.0.0.1:*"
+    # Shut every connection down before the factory: each then closes its
+    # own monitor first.  (factory.shutdown() alone may close a monitor
+    # reader before its connection and hang: see
+    # L{MonitorLifecycleTests.test_factoryShutdownWithManyMonitors}.)
+    shutdownFactory = staticmethod(shutDownOwnersFirst)
 
     def listen(self, cls: Callable[..., Any], **kwargs: Any) -> tuple[Any, str]:
         connection = cls(self.factory, bind(self.newAddress()), **kwargs)
@@ -260,20 +238,6 @@ class _SocketsMixin(_Base):
         recorder = self.record(connection)
         connection.addEndpoints(list(endpoints))
         return connection, recorder
-
-    def wait(self, d: Deferred[Any], seconds: float = TIMEOUT) -> Deferred[Any]:
-        return d.addTimeout(seconds, self.reactor)
-
-    def captureLogs(self) -> list[LogEvent]:
-        events: list[LogEvent] = []
-
-        @provider(ILogObserver)
-        def observer(event: LogEvent) -> None:
-            events.append(event)
-
-        globalLogPublisher.addObserver(observer)
-        self.addCleanup(globalLogPublisher.removeObserver, observer)
-        return events
 
 
 # ---------------------------------------------------------------------------

@@ -39,11 +39,11 @@ from txzmq import (
 from txzmq.test._helpers import (
     TIMEOUT,
     Collector,
+    TransportMixin,
+    addTransportCases,
     bind,
     boundAddress,
     connect,
-    inprocAddress,
-    ipcAddress,
     untilTrue,
 )
 
@@ -190,28 +190,13 @@ class PlainREQ(ZmqConnection):
         self.received(message)
 
 
-class _TransportMixin(_Base):
+class _TransportMixin(TransportMixin):
     """
-    Sets up a factory on trial's reactor and makes addresses for the
-    transport named by C{transport}.
+    A factory on trial's reactor, addresses for the transport named by
+    C{transport}, and ways to meet peers on them.
     """
 
-    transport: str
     timeout = 30
-
-    def setUp(self) -> None:
-        from twisted.internet import reactor
-
-        self.reactor: Any = reactor
-        self.factory = ZmqFactory(reactor)
-        self.addCleanup(self.factory.shutdown)
-
-    def newAddress(self) -> str:
-        if self.transport == "inproc":
-            return inprocAddress()
-        if self.transport == "ipc":
-            return ipcAddress(self)
-        return "tcp://127.0.0.1:*"
 
     def listen(self, cls: Callable[..., _C], **kwargs: Any) -> tuple[_C, str]:
         """Create a connection bound to a new address; return it and the
@@ -219,13 +204,15 @@ class _TransportMixin(_Base):
         connection = cls(self.factory, bind(self.newAddress()), **kwargs)
         return connection, boundAddress(connection)
 
-    def rawSocket(self, socketType: int) -> zmq.Socket[bytes]:
-        """A plain pyzmq socket in the factory's context, closed before
-        the factory shuts down."""
-        sock: zmq.Socket[bytes] = self.factory.context.socket(socketType)
-        sock.setsockopt(zmq.LINGER, 0)
-        self.addCleanup(sock.close)
-        return sock
+    def listenWithRawPeer(
+        self, cls: Callable[..., _C], socketType: int, **kwargs: Any
+    ) -> tuple[_C, zmq.Socket[bytes]]:
+        """A connection bound to a new address, and a raw socket of
+        C{socketType} connected to it."""
+        connection, address = self.listen(cls, **kwargs)
+        raw = self.rawSocket(socketType)
+        raw.connect(address)
+        return connection, raw
 
     def rawListen(self, socketType: int) -> tuple[zmq.Socket[bytes], str]:
         sock = self.rawSocket(socketType)
@@ -255,9 +242,6 @@ class _TransportMixin(_Base):
             return False
 
         return untilTrue(self.reactor, step)
-
-    def wait(self, d: Deferred[_T]) -> Deferred[_T]:
-        return within(d, self.reactor)
 
 
 def _publisher(pub: ZmqPubConnection) -> Callable[[bytes], None]:
@@ -330,9 +314,7 @@ class PubSubTests(_TransportMixin):
         pub.publish(b"2", b"a")
         pub.publish(b"2", b"b")
         await self.settle([_publisher(pub)], [sub])
-        self.assertEqual(
-            sub.received.items, [(b"a", b"1"), (b"b", b"1"), (b"b", b"2")]
-        )
+        self.assertEqual(sub.received.items, [(b"a", b"1"), (b"b", b"1"), (b"b", b"2")])
 
     async def test_severalSubscribers(self) -> None:
         """Each subscriber of one publisher gets what it subscribed to."""
@@ -360,7 +342,9 @@ class PubSubTests(_TransportMixin):
         One subscriber connected to several publishers gets the messages of
         all of them, each publisher's in order.
         """
-        pubs, addresses = zip(*(self.listen(ZmqPubConnection) for _ in range(3)), strict=True)
+        pubs, addresses = zip(
+            *(self.listen(ZmqPubConnection) for _ in range(3)), strict=True
+        )
         sub = Subscriber(self.factory, connect(addresses[0]))
         sub.addEndpoints([connect(address) for address in addresses[1:]])
         sub.subscribe(b"")
@@ -551,7 +535,11 @@ class PushPullTests(_TransportMixin):
         await self.wait(
             gatherResults(
                 [
-                    pump(self.reactor, push.push, [[b"%d" % i, b"%d" % n] for n in range(300)])
+                    pump(
+                        self.reactor,
+                        push.push,
+                        [[b"%d" % i, b"%d" % n] for n in range(300)],
+                    )
                     for i, push in enumerate(pushes)
                 ]
             )
@@ -606,9 +594,7 @@ class RouterDealerTests(_TransportMixin):
         for name, dealer in zip(names, dealers, strict=True):
             dealer.sendMultipart([b"hello from", name])
         received = await self.wait(router.received.waitFor(3))
-        self.assertEqual(
-            sorted(received), [(n, [b"hello from", n]) for n in names]
-        )
+        self.assertEqual(sorted(received), [(n, [b"hello from", n]) for n in names])
         for name in reversed(names):
             router.sendMultipart(name, [b"for", name])
             router.sendMsg(name, b"single")
@@ -639,9 +625,7 @@ class RouterDealerTests(_TransportMixin):
             dealer.sendMsg(b"%d" % i)
         first = await self.wait(r1.received.waitFor(5))
         second = await self.wait(r2.received.waitFor(5))
-        self.assertEqual(
-            sorted(int(f[0]) for _, f in first + second), list(range(10))
-        )
+        self.assertEqual(sorted(int(f[0]) for _, f in first + second), list(range(10)))
 
 
 class ReqRepTests(_TransportMixin):
@@ -678,7 +662,11 @@ class ReqRepTests(_TransportMixin):
         replies = await self.wait(gatherResults(ds))
         self.assertEqual(
             replies,
-            [[b"echo", b"client%d" % c, b"%d" % i] for i in range(20) for c in range(3)],
+            [
+                [b"echo", b"client%d" % c, b"%d" % i]
+                for i in range(20)
+                for c in range(3)
+            ],
         )
 
     async def test_delayedReply(self) -> None:
@@ -688,7 +676,8 @@ class ReqRepTests(_TransportMixin):
         d1 = req.sendMsg(b"1")
         d2 = req.sendMsg(b"2", timeout=5)
         self.assertEqual(
-            await self.wait(gatherResults([d1, d2])), [[b"later", b"1"], [b"later", b"2"]]
+            await self.wait(gatherResults([d1, d2])),
+            [[b"later", b"1"], [b"later", b"2"]],
         )
 
     async def test_plainReqSocket(self) -> None:
@@ -723,27 +712,23 @@ class ReqRepTests(_TransportMixin):
         d1 = req.sendMsg(b"first", timeout=0.2)
         await self.wait(self.assertFailure(d1, ZmqRequestTimeoutError))
         d2 = req.sendMsg(b"second", timeout=5)
-        [(firstId, first), (secondId, second)] = await self.wait(rep.requests.waitFor(2))
+        [(firstId, first), (secondId, second)] = await self.wait(
+            rep.requests.waitFor(2)
+        )
         self.assertEqual((first, second), ([b"first"], [b"second"]))
         rep.reply(firstId, b"late reply to first")
         rep.reply(secondId, b"reply to second")
         self.assertEqual(await self.wait(d2), [b"reply to second"])
 
 
-TRANSPORTS = ["inproc", "ipc", "tcp"]
-
-for _mixin in [
-    PubSubTests,
-    XPubXSubTests,
-    PushPullTests,
-    PairTests,
-    RouterDealerTests,
-    ReqRepTests,
-]:
-    for _transport in TRANSPORTS:
-        _name = f"{_mixin.__name__}_{_transport}"
-        _attributes: dict[str, Any] = {"transport": _transport, "__module__": __name__}
-        if _transport == "ipc" and not zmq.has("ipc"):
-            _attributes["skip"] = f"libzmq has no {_transport} transport here"
-        globals()[_name] = type(_name, (_mixin, unittest.TestCase), _attributes)
-del _mixin, _transport, _name, _attributes
+addTransportCases(
+    globals(),
+    [
+        PubSubTests,
+        XPubXSubTests,
+        PushPullTests,
+        PairTests,
+        RouterDealerTests,
+        ReqRepTests,
+    ],
+)

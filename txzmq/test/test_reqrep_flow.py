@@ -15,7 +15,6 @@ from typing import Any
 import zmq
 from twisted.internet.defer import CancelledError, Deferred, gatherResults, succeed
 from twisted.logger import LogLevel, capturedLogs, formatEvent
-from twisted.trial import unittest
 
 from txzmq import (
     ZmqConnectionClosedError,
@@ -25,7 +24,7 @@ from txzmq import (
     ZmqRequestTimeoutError,
     ZmqUnknownRequestError,
 )
-from txzmq.test._helpers import bind, connect, inprocAddress
+from txzmq.test._helpers import addTransportCases, bind, connect, inprocAddress
 from txzmq.test.test_connection import eventsFrom, nothingToReceive
 from txzmq.test.test_flow import _FlowMixin, _ReactorCase
 from txzmq.test.test_patterns import EchoREP, HoldingREP
@@ -125,7 +124,11 @@ class REQReactorTests(_ReactorCase):
         return requests
 
     def answer(
-        self, req: ZmqREQConnection, router: zmq.Socket[Any], request: Request, *reply: bytes
+        self,
+        req: ZmqREQConnection,
+        router: zmq.Socket[Any],
+        request: Request,
+        *reply: bytes,
     ) -> None:
         peer, requestId, _ = request
         router.send_multipart([peer, requestId, b"", *reply])
@@ -305,7 +308,8 @@ class REQReactorTests(_ReactorCase):
         for request in requests:
             self.answer(req, router, request, b"re", *request[2])
         self.assertEqual(
-            [self.successResultOf(d) for d in ds], [[b"re", b"%d" % i] for i in range(5)]
+            [self.successResultOf(d) for d in ds],
+            [[b"re", b"%d" % i] for i in range(5)],
         )
 
     def test_queuedRequestTimeoutNotSent(self) -> None:
@@ -363,12 +367,18 @@ class REQReactorTests(_ReactorCase):
         self.assertRaises(ValueError, ZmqREQConnection, self.factory, maxInFlight=0)
         self.assertRaises(TypeError, ZmqREQConnection, self.factory, maxInFlight="2")
         self.assertRaises(TypeError, ZmqREQConnection, self.factory, maxInFlight=True)
-        self.assertRaises(ValueError, ZmqREPConnection, self.factory, maxPendingReplies=0)
-        self.assertRaises(TypeError, ZmqREPConnection, self.factory, maxPendingReplies=None)
+        self.assertRaises(
+            ValueError, ZmqREPConnection, self.factory, maxPendingReplies=0
+        )
+        self.assertRaises(
+            TypeError, ZmqREPConnection, self.factory, maxPendingReplies=None
+        )
         self.assertEqual(ZmqREPConnection.maxPendingReplies, 10000)
         # Each pattern only takes its own setting.
         self.assertRaises(TypeError, ZmqREPConnection, self.factory, maxInFlight=1)
-        self.assertRaises(TypeError, ZmqREQConnection, self.factory, maxPendingReplies=1)
+        self.assertRaises(
+            TypeError, ZmqREQConnection, self.factory, maxPendingReplies=1
+        )
 
 
 class REPReactorTests(_ReactorCase):
@@ -382,7 +392,11 @@ class REPReactorTests(_ReactorCase):
         return rep, dealer
 
     def request(
-        self, rep: ZmqREPConnection, dealer: zmq.Socket[Any], requestId: bytes, *parts: bytes
+        self,
+        rep: ZmqREPConnection,
+        dealer: zmq.Socket[Any],
+        requestId: bytes,
+        *parts: bytes,
     ) -> None:
         dealer.send_multipart([requestId, b"", *parts])
         self.signal(rep)
@@ -537,7 +551,9 @@ class REPReactorTests(_ReactorCase):
         self.assertRaises(ZmqUnknownRequestError, rep.reply, b"id1", b"x")
         rep.reply(b"id3", b"three")
         rep.reply(b"id2", b"two")
-        self.assertEqual(self.replies(dealer), [(b"id3", [b"three"]), (b"id2", [b"two"])])
+        self.assertEqual(
+            self.replies(dealer), [(b"id3", [b"three"]), (b"id2", [b"two"])]
+        )
 
     def test_answeredRequestsDoNotCount(self) -> None:
         """
@@ -755,13 +771,4 @@ class REPFlowTests(_FlowMixin):
         self.failureResultOf(ds[0], CancelledError)
 
 
-TRANSPORTS = ["inproc", "ipc", "tcp"]
-
-for _mixin in [REQFlowTests, REPFlowTests]:
-    for _transport in TRANSPORTS:
-        _name = f"{_mixin.__name__}_{_transport}"
-        _attributes: dict[str, Any] = {"transport": _transport, "__module__": __name__}
-        if _transport == "ipc" and not zmq.has("ipc"):
-            _attributes["skip"] = f"libzmq has no {_transport} transport here"
-        globals()[_name] = type(_name, (_mixin, unittest.TestCase), _attributes)
-del _mixin, _transport, _name, _attributes
+addTransportCases(globals(), [REQFlowTests, REPFlowTests])

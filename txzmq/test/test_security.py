@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import zmq
 from twisted.application.service import IService, MultiService
@@ -37,16 +37,13 @@ from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.protocol import connectionDone
 from twisted.internet.task import deferLater
 from twisted.logger import (
-    ILogObserver,
     LogEvent,
     LogLevel,
     formatEvent,
-    globalLogPublisher,
 )
 from twisted.protocols import portforward
 from twisted.python.failure import Failure
 from twisted.trial import unittest
-from zope.interface import provider
 from zope.interface.verify import verifyObject
 
 from txzmq import (
@@ -65,7 +62,6 @@ from txzmq import (
     ZmqSubConnection,
 )
 from txzmq._zap import ZAP_ENDPOINT
-from txzmq.connection import _MonitorReader
 from txzmq.monitor import HANDSHAKE_FAILURES
 from txzmq.security import (
     CurveClient,
@@ -83,10 +79,12 @@ from txzmq.security import (
 from txzmq.test._helpers import (
     TIMEOUT,
     Collector,
+    FactoryMixin,
     bind,
     boundAddress,
     connect,
     ipcAddress,
+    shutDownOwnersFirst,
     untilTrue,
 )
 
@@ -191,35 +189,26 @@ class Watch:
 # A TCP relay that records the bytes going through it
 
 
-class _RecordingServer(portforward.ProxyServer):
-    """The relay's side facing the ZeroMQ client."""
+if TYPE_CHECKING:
+    _ProxyBase = portforward.Proxy
+else:
+    _ProxyBase = object
+
+
+class _RecordingHalf(_ProxyBase):
+    """
+    Either side of the relay: registers with the L{RecordingRelay} that
+    L{findRelay} returns, records the bytes it receives there, and fires
+    C{gone} once its connection is lost.
+    """
 
     noisy = False
 
-    def connectionMade(self) -> None:
-        relay: Any = self.factory
-        relay.halves.append(self)
-        self.gone: Deferred[None] = Deferred()
-        super().connectionMade()
-
-    def dataReceived(self, data: bytes) -> None:
-        relay: Any = self.factory
-        relay.recorded += data
-        super().dataReceived(data)
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        super().connectionLost(reason)
-        self.gone.callback(None)
-
-
-class _RecordingClient(portforward.ProxyClient):
-    """The relay's side facing the ZeroMQ server."""
-
-    noisy = False
+    def findRelay(self) -> Any:
+        raise NotImplementedError
 
     def connectionMade(self) -> None:
-        assert self.peer is not None
-        self.relay: Any = cast(Any, self.peer.factory)
+        self.relay: Any = self.findRelay()
         self.relay.halves.append(self)
         self.gone: Deferred[None] = Deferred()
         super().connectionMade()
@@ -231,6 +220,21 @@ class _RecordingClient(portforward.ProxyClient):
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         super().connectionLost(reason)
         self.gone.callback(None)
+
+
+class _RecordingServer(_RecordingHalf, portforward.ProxyServer):
+    """The relay's side facing the ZeroMQ client."""
+
+    def findRelay(self) -> Any:
+        return self.factory
+
+
+class _RecordingClient(_RecordingHalf, portforward.ProxyClient):
+    """The relay's side facing the ZeroMQ server."""
+
+    def findRelay(self) -> Any:
+        assert self.peer is not None
+        return cast(Any, self.peer.factory)
 
 
 class _RecordingClientFactory(portforward.ProxyClientFactory):
@@ -263,27 +267,14 @@ class RecordingRelay(portforward.ProxyFactory):
         return gatherResults([half.gone for half in self.halves])
 
 
-def shutDown(factory: ZmqFactory) -> None:
-    """
-    Shut C{factory} down, closing monitored connections before their
-    monitor readers.
-
-    C{factory.shutdown()} closes connections in set order; when a monitor
-    reader goes first, its owner's C{disable_monitor()} can block forever
-    in libzmq (a PAIR send with no peer).  Reported; until it is fixed,
-    the owners go first here.
-    """
-    owners = [c for c in factory.connections if not isinstance(c, _MonitorReader)]
-    for connection in owners:
-        connection.shutdown()
-    factory.shutdown()
+shutDown = shutDownOwnersFirst
 
 
 # ---------------------------------------------------------------------------
 # The shared fixture
 
 
-class _SecurityCase(unittest.TestCase):
+class _SecurityCase(FactoryMixin, unittest.TestCase):
     """
     A factory on trial's reactor, a server keypair, a certificates
     directory with the public certificates of "alice" and "bob" (whose
@@ -292,21 +283,11 @@ class _SecurityCase(unittest.TestCase):
     """
 
     timeout = 30
+    shutdownFactory = staticmethod(shutDown)
 
     def setUp(self) -> None:
-        from twisted.internet import reactor
-
-        self.reactor: Any = reactor
-        self.factory = ZmqFactory(reactor)
-        self.addCleanup(shutDown, self.factory)
-        self.logged: list[LogEvent] = []
-
-        @provider(ILogObserver)
-        def record(event: LogEvent) -> None:
-            self.logged.append(event)
-
-        globalLogPublisher.addObserver(record)
-        self.addCleanup(globalLogPublisher.removeObserver, record)
+        super().setUp()
+        self.logged: list[LogEvent] = self.captureLogs()
 
         self.serverPublic, self.serverSecret = generateKeypair()
         self.certificates = self.mktemp()
@@ -367,9 +348,6 @@ class _SecurityCase(unittest.TestCase):
     ) -> Any:
         """A client connection to C{address}."""
         return cls(self.factory, connect(address), security=security, **kwargs)
-
-    def wait(self, d: Deferred[Any], seconds: float = TIMEOUT) -> Deferred[Any]:
-        return d.addTimeout(seconds, self.reactor)
 
     def settle(
         self, pub: ZmqPubConnection, *subscribers: Sub, tag: bytes = b""

@@ -18,7 +18,6 @@ from twisted.trial import unittest
 
 from txzmq import (
     ZmqDealerConnection,
-    ZmqFactory,
     ZmqPairConnection,
     ZmqPullConnection,
     ZmqPushConnection,
@@ -27,21 +26,17 @@ from txzmq import (
     ZmqRouterConnection,
     ZmqWouldBlockError,
 )
-from txzmq.test._helpers import bind, boundAddress, connect, inprocAddress
+from txzmq.test._helpers import FactoryMixin, bind, boundAddress, connect, inprocAddress
 
 STALL = 15.0
 """Seconds after which a test counts as stalled (a lost wake-up)."""
 
 
-class _StressCase(unittest.TestCase):
+class _StressCase(FactoryMixin, unittest.TestCase):
     timeout = 30
 
     def setUp(self) -> None:
-        from twisted.internet import reactor
-
-        self.reactor: Any = reactor
-        self.factory = ZmqFactory(reactor)
-        self.addCleanup(self.factory.shutdown)
+        super().setUp()
         self.done: Deferred[None] = Deferred()
 
     def finish(self) -> Deferred[None]:
@@ -52,12 +47,16 @@ class _StressCase(unittest.TestCase):
         if not self.done.called:
             self.done.errback(AssertionError(reason))
 
-    def tcpPair(self, listener: type, connector: type, **kwargs: Any) -> tuple[Any, Any]:
+    def tcpPair(
+        self, listener: type, connector: type, **kwargs: Any
+    ) -> tuple[Any, Any]:
         first = listener(self.factory, bind("tcp://127.0.0.1:*"), **kwargs)
         second = connector(self.factory, connect(boundAddress(first)), **kwargs)
         return first, second
 
-    def inprocPair(self, listener: type, connector: type, **kwargs: Any) -> tuple[Any, Any]:
+    def inprocPair(
+        self, listener: type, connector: type, **kwargs: Any
+    ) -> tuple[Any, Any]:
         address = inprocAddress()
         first = listener(self.factory, bind(address), **kwargs)
         second = connector(self.factory, connect(address), **kwargs)
@@ -94,7 +93,9 @@ class PingPongTests(_StressCase):
             def gotMessage(self, *frames: bytes) -> None:
                 kind, n, body = frames
                 if (kind, int(n), body) != (b"pong", state["received"], payload):
-                    test.fail_(f"client expected pong {state['received']}, got {frames!r}")
+                    test.fail_(
+                        f"client expected pong {state['received']}, got {frames!r}"
+                    )
                     return
                 state["received"] += 1
                 if state["received"] == rounds:
@@ -154,7 +155,10 @@ class RouterEchoTests(_StressCase):
             if test.done.called:
                 return
             for _ in range(self.CHUNK):
-                if state["sent"] == total or state["sent"] - state["received"] >= self.WINDOW:
+                if (
+                    state["sent"] == total
+                    or state["sent"] - state["received"] >= self.WINDOW
+                ):
                     break
                 try:
                     client.sendMultipart([b"%d" % state["sent"], b"x"])
