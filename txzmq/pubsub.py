@@ -59,13 +59,27 @@ class ZmqPubConnection(ZmqConnection):
     Publish messages, each with a topic tag, to every subscriber.
 
     @ivar topicSep: the bytes between tag and message (default C{b"\\0"});
-        a setting, like the socket options.
+        a setting, like the socket options: change it with
+        C{setSocketOptions}, not by assigning the attribute.
     """
 
     socketType: ClassVar[int | None] = zmq.PUB
     topicSep: bytes = b"\0"
     _extraSettings: ClassVar[Mapping[str, Validator]] = _TOPIC_SETTINGS
     _canReceive: ClassVar[bool] = False
+
+    _MAX_PREFIXES: ClassVar[int] = 1024
+    """How many checked tags L{publish} remembers (then it starts over)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # bytes tag -> tag + topicSep, for tags already checked: checking
+        # a tag for the separator costs as much as the rest of publish().
+        self._topicPrefixes: dict[bytes, bytes] = {}
+        super().__init__(*args, **kwargs)
+
+    def setSocketOptions(self, **settings: Any) -> None:
+        super().setSocketOptions(**settings)
+        self._topicPrefixes.clear()  # topicSep may have changed
 
     def publish(self, message: Any, tag: bytes | str = b"") -> None:
         """
@@ -79,7 +93,11 @@ class ZmqPubConnection(ZmqConnection):
         @raise ZmqWouldBlockError: never for PUB in practice: a PUB socket
             drops messages for slow subscribers instead.
         """
-        self.send(self._topicFrame(message, tag))
+        prefix = self._topicPrefixes.get(tag)  # type: ignore[arg-type]
+        if prefix is not None and type(message) is bytes and self.codec is None:
+            self.send(prefix + message)
+        else:
+            self.send(self._topicFrame(message, tag))
 
     def publishDeferred(self, message: Any, tag: bytes | str = b"") -> Deferred[None]:
         """
@@ -98,6 +116,11 @@ class ZmqPubConnection(ZmqConnection):
                 f"tag {tagBytes!r} contains the topic separator {separator!r}; "
                 "subscribers would split the message at the wrong place"
             )
+        if type(tag) is bytes:
+            prefixes = self._topicPrefixes
+            if len(prefixes) >= self._MAX_PREFIXES:
+                prefixes.clear()
+            prefixes[tag] = tag + separator
         codec = self.codec
         if codec is not None:
             body = codec.encode(message)

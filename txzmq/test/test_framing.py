@@ -346,7 +346,9 @@ class SplitRequestTests(SynchronousTestCase):
 
     def test_plainReqEmptyParts(self) -> None:
         self.assertEqual(splitRequest([b"peer", b"", b""]), ([], b"peer", [b""]))
-        self.assertEqual(splitRequest([b"peer", b"", b"", b"x"]), ([], b"peer", [b"", b"x"]))
+        self.assertEqual(
+            splitRequest([b"peer", b"", b"", b"x"]), ([], b"peer", [b"", b"x"])
+        )
 
     def test_proxyRouting(self) -> None:
         """
@@ -361,7 +363,9 @@ class SplitRequestTests(SynchronousTestCase):
         )
 
     def test_tuple(self) -> None:
-        self.assertEqual(splitRequest((b"peer", b"rid", b"", b"q")), ([b"peer"], b"rid", [b"q"]))
+        self.assertEqual(
+            splitRequest((b"peer", b"rid", b"", b"q")), ([b"peer"], b"rid", [b"q"])
+        )
 
     def test_noDelimiter(self) -> None:
         for frames in ([b"peer", b"rid", b"q"], [b"peer"], []):
@@ -383,7 +387,8 @@ class BuildReplyTests(SynchronousTestCase):
 
     def test_build(self) -> None:
         self.assertEqual(
-            buildReply([b"peer"], b"rid", [b"a", b"b"]), [b"peer", b"rid", b"", b"a", b"b"]
+            buildReply([b"peer"], b"rid", [b"a", b"b"]),
+            [b"peer", b"rid", b"", b"a", b"b"],
         )
 
     def test_doesNotAlterRouting(self) -> None:

@@ -836,6 +836,55 @@ class PubSubTests(_FakeCase):
             [[b"tag\0body"], [b"\0untagged"], [b"t\xc3\xa9\0caf\xc3\xa9"]],
         )
 
+    def test_publishRepeatedTags(self) -> None:
+        """
+        A tag published again takes the fast path with the frame it had
+        the first time; bytes and text tags, and other messages under a
+        known tag (text, a codec), keep their own framing.
+        """
+        pub = ZmqPubConnection(self.factory)
+        for body in (b"1", b"2", "3"):
+            pub.publish(body, b"tag")
+            pub.publish(body, "tag")
+        pub.publish(b"4", b"")
+        pub.publish(b"5", b"")
+        self.assertEqual(
+            self.factory.sent(pub),
+            [[b"tag\0" + n] for n in (b"1", b"1", b"2", b"2", b"3", b"3")]
+            + [[b"\x004"], [b"\x005"]],
+        )
+
+    def test_publishRefusesSeparatorEveryTime(self) -> None:
+        """A tag containing the separator is refused each time, never sent."""
+        pub = ZmqPubConnection(self.factory)
+        for _ in range(2):
+            self.assertRaises(ValueError, pub.publish, b"body", b"a\0b")
+        self.assertEqual(self.factory.sent(pub), [])
+
+    def test_publishSeparatorChanged(self) -> None:
+        """
+        After C{setSocketOptions(topicSep=...)}, tags published before are
+        framed, and checked, with the new separator.
+        """
+        pub = ZmqPubConnection(self.factory)
+        pub.publish(b"1", b"a|b")
+        pub.setSocketOptions(topicSep=b"|")
+        self.assertRaises(ValueError, pub.publish, b"2", b"a|b")
+        pub.publish(b"3", b"a\0b")
+        self.assertEqual(self.factory.sent(pub), [[b"a|b\x001"], [b"a\0b|3"]])
+
+    def test_publishManyTags(self) -> None:
+        """More distinct tags than are remembered are all framed right."""
+        pub = ZmqPubConnection(self.factory)
+        count = ZmqPubConnection._MAX_PREFIXES * 2 + 3
+        for _ in range(2):
+            for n in range(count):
+                pub.publish(b"m", b"%d" % n)
+        self.assertEqual(
+            self.factory.sent(pub), [[b"%d\0m" % n] for n in range(count)] * 2
+        )
+        self.assertLessEqual(len(pub._topicPrefixes), ZmqPubConnection._MAX_PREFIXES)
+
     def test_publishCodecAndSeparator(self) -> None:
         pub = ZmqPubConnection(self.factory, codec=jsonCodec, topicSep=b"|")
         pub.publish({"t": 21.5}, b"temp")
