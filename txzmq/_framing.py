@@ -92,9 +92,11 @@ def framesFromParts(parts: Sequence[object]) -> list[Frame]:
     Check the C{*parts} of C{sendMsg}/C{reply}-style calls (zero or more
     frames) and return them as a list.
     """
-    for index, frame in enumerate(parts):
+    for frame in parts:
         if type(frame) is not bytes:
-            checkFrame(frame, f"part {index}")
+            for index, part in enumerate(parts):
+                checkFrame(part, f"part {index}")
+            break
     return cast("list[Frame]", list(parts))
 
 
@@ -182,7 +184,8 @@ def splitReply(frames: Sequence[bytes]) -> tuple[bytes, list[bytes]]:
     """
     if len(frames) < 2 or frames[1]:
         raise MalformedMessage("a reply must be [id, empty frame, *parts]")
-    return frames[0], list(frames[2:])
+    rest = frames[2:]
+    return frames[0], rest if type(rest) is list else list(rest)
 
 
 def splitRequest(frames: Sequence[bytes]) -> tuple[list[bytes], bytes, list[bytes]]:
@@ -202,11 +205,9 @@ def splitRequest(frames: Sequence[bytes]) -> tuple[list[bytes], bytes, list[byte
         delimiter = frames.index(b"", 1)
     except ValueError:
         raise MalformedMessage("a request must have an empty delimiter frame") from None
-    return (
-        list(frames[: delimiter - 1]),
-        frames[delimiter - 1],
-        list(frames[delimiter + 1 :]),
-    )
+    if type(frames) is not list:
+        frames = list(frames)
+    return frames[: delimiter - 1], frames[delimiter - 1], frames[delimiter + 1 :]
 
 
 def buildReply(

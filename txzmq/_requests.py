@@ -9,8 +9,7 @@ rules are tested without a reactor.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 _Entry = TypeVar("_Entry")
 
@@ -36,44 +35,20 @@ class RequestIds:
         return self._prefix + self._counter.to_bytes(8, "big")
 
 
-class RequestTable(Generic[_Entry]):
+class RequestTable(dict[bytes, _Entry]):
     """
     Requests sent and not yet answered, by id, oldest first.
+
+    A dict, so that what is done per request and reply (C{in}, C{get},
+    C{pop}, C{len}) is the dict's own, without a Python call each; the
+    connection checks ids for uniqueness before adding them.
     """
 
-    def __init__(self) -> None:
-        self._pending: dict[bytes, _Entry] = {}
-
-    def __len__(self) -> int:
-        return len(self._pending)
-
-    def __contains__(self, requestId: object) -> bool:
-        return requestId in self._pending
-
-    def add(self, requestId: bytes, entry: _Entry) -> None:
+    def drain(self) -> list[_Entry]:
         """
-        Record a request sent with C{requestId}.
-
-        @raise ValueError: when the id is already pending (an id generator
-            that repeats itself).
+        Remove and return every pending entry, oldest first.  The table is
+        empty when this returns, before the caller touches any entry.
         """
-        if requestId in self._pending:
-            raise ValueError(f"request id {requestId!r} is already pending")
-        self._pending[requestId] = entry
-
-    def get(self, requestId: bytes) -> _Entry | None:
-        """The entry for C{requestId}, left in place, or C{None}."""
-        return self._pending.get(requestId)
-
-    def complete(self, requestId: bytes) -> _Entry | None:
-        """
-        Remove and return the entry for C{requestId}, or C{None} when no
-        such request is pending (a late reply to a request that timed out
-        or was cancelled, or a reply that was never asked for).
-        """
-        return self._pending.pop(requestId, None)
-
-    def drain(self) -> Iterator[_Entry]:
-        """Remove and yield every pending entry, oldest first."""
-        pending, self._pending = self._pending, {}
-        yield from pending.values()
+        entries = list(self.values())
+        self.clear()
+        return entries

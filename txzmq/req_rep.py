@@ -53,9 +53,7 @@ class _Pending:
         """The send of the request while it waits in the outgoing queue."""
 
 
-def _checkTimeout(timeout: object) -> float | None:
-    if timeout is None:
-        return None
+def _checkTimeout(timeout: object) -> float:
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
         raise TypeError(
             f"timeout must be a number of seconds, not {type(timeout).__name__}"
@@ -133,17 +131,17 @@ class ZmqREQConnection(ZmqConnection):
         """
         self._checkOpen()
         parts = self._encodeParts(messageParts)
-        seconds = _checkTimeout(
-            self.defaultRequestTimeout if timeout is None else timeout
-        )
+        if timeout is None:
+            timeout = self.defaultRequestTimeout
+        seconds = None if timeout is None else _checkTimeout(timeout)
         requestId = self._getNextId()
-        if requestId in self._requests:
+        requests = self._requests
+        if requestId in requests:
             raise ValueError(
                 f"_getNextId() returned {requestId!r}, the id of a request still "
                 "waiting for its reply; request ids must be unique"
             )
-        frames: list[Frame] = [requestId, b""]
-        frames.extend(parts)
+        frames: list[Frame] = [requestId, b"", *parts]
         pending = _Pending(frames)
         limit = self.maxInFlight
         if self._waiting or (limit is not None and self.requestsInFlight >= limit):
@@ -155,7 +153,7 @@ class ZmqREQConnection(ZmqConnection):
             pending.timer = self._reactor.callLater(
                 seconds, self._timeoutRequest, requestId, seconds
             )
-        self._requests.add(requestId, pending)
+        requests[requestId] = pending  # unique: checked above
         return pending.deferred
 
     def _transmit(
@@ -206,12 +204,13 @@ class ZmqREQConnection(ZmqConnection):
         Forget a request (replied, timed out or cancelled) and let a
         waiting one go.
         """
-        pending = self._requests.complete(requestId)
-        assert pending is not None
+        pending = self._requests.pop(requestId)
         if pending.frames is not None:
             self._waiting.remove(requestId)
-        self._release(pending)
-        self._sendWaiting()
+        if pending.timer is not None or pending.sent is not None:
+            self._release(pending)
+        if self._waiting:
+            self._sendWaiting()
         return pending
 
     def _cancelRequest(self, requestId: bytes) -> None:
@@ -250,7 +249,7 @@ class ZmqREQConnection(ZmqConnection):
                 connection=self,
             )
             return
-        values = self._decodeParts(parts)
+        values = parts if self.codec is None else self._decodeParts(parts)
         self._finish(requestId)
         if values is None:
             pending.deferred.errback(
@@ -350,7 +349,7 @@ class ZmqREPConnection(ZmqConnection):
                 reason=str(e),
             )
             return
-        parts = self._decodeParts(frames)
+        parts = frames if self.codec is None else self._decodeParts(frames)
         if parts is None:
             return
         routes = self._routingInfo

@@ -72,62 +72,14 @@ class RequestTableTests(SynchronousTestCase):
     L{RequestTable} keeps pending requests by id, oldest first.
     """
 
-    def test_empty(self) -> None:
-        table: RequestTable[str] = RequestTable()
-        self.assertEqual(len(table), 0)
-        self.assertNotIn(b"x", table)
-        self.assertIsNone(table.complete(b"x"))
-        self.assertEqual(list(table.drain()), [])
-
-    def test_addComplete(self) -> None:
-        table: RequestTable[str] = RequestTable()
-        table.add(b"a", "entry a")
-        table.add(b"b", "entry b")
-        self.assertEqual(len(table), 2)
-        self.assertIn(b"a", table)
-        self.assertEqual(table.complete(b"a"), "entry a")
-        self.assertNotIn(b"a", table)
-        self.assertIn(b"b", table)
-        self.assertEqual(len(table), 1)
-
-    def test_completeTwice(self) -> None:
-        """
-        A second reply to the same request finds nothing.
-        """
-        table: RequestTable[str] = RequestTable()
-        table.add(b"a", "entry")
-        self.assertEqual(table.complete(b"a"), "entry")
-        self.assertIsNone(table.complete(b"a"))
-
-    def test_completeUnknown(self) -> None:
-        table: RequestTable[str] = RequestTable()
-        table.add(b"a", "entry")
-        self.assertIsNone(table.complete(b"b"))
-        self.assertEqual(len(table), 1)
-
-    def test_duplicate(self) -> None:
-        table: RequestTable[str] = RequestTable()
-        table.add(b"a", "first")
-        e = self.assertRaises(ValueError, table.add, b"a", "second")
-        self.assertIn("already pending", str(e))
-        # The first entry is kept.
-        self.assertEqual(len(table), 1)
-        self.assertEqual(table.complete(b"a"), "first")
-
-    def test_addAgainAfterComplete(self) -> None:
-        table: RequestTable[str] = RequestTable()
-        table.add(b"a", "first")
-        table.complete(b"a")
-        table.add(b"a", "second")
-        self.assertEqual(table.complete(b"a"), "second")
-
     def test_drainOrder(self) -> None:
         table: RequestTable[int] = RequestTable()
+        self.assertEqual(table.drain(), [])
         for i, key in enumerate([b"z", b"a", b"m", b"b"]):
-            table.add(key, i)
-        table.complete(b"a")
-        table.add(b"a", 4)
-        self.assertEqual(list(table.drain()), [0, 2, 3, 4])
+            table[key] = i
+        del table[b"a"]
+        table[b"a"] = 4
+        self.assertEqual(table.drain(), [0, 2, 3, 4])
         self.assertEqual(len(table), 0)
         self.assertNotIn(b"z", table)
 
@@ -138,8 +90,8 @@ class RequestTableTests(SynchronousTestCase):
         callbacks look at the table) sees no stale request.
         """
         table: RequestTable[str] = RequestTable()
-        table.add(b"a", "a")
-        table.add(b"b", "b")
+        table[b"a"] = "a"
+        table[b"b"] = "b"
         seen = []
         for entry in table.drain():
             seen.append((entry, len(table), b"b" in table))
@@ -151,14 +103,14 @@ class RequestTableTests(SynchronousTestCase):
         stays pending.
         """
         table: RequestTable[str] = RequestTable()
-        table.add(b"a", "a")
+        table[b"a"] = "a"
         drained = []
         for entry in table.drain():
             drained.append(entry)
-            table.add(b"new", "new")
+            table[b"new"] = "new"
         self.assertEqual(drained, ["a"])
         self.assertEqual(len(table), 1)
-        self.assertEqual(table.complete(b"new"), "new")
+        self.assertEqual(table.pop(b"new"), "new")
 
 
 class RequestIdsOnTheWireTests(SynchronousTestCase):
