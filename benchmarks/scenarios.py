@@ -181,6 +181,18 @@ SCENARIOS: tuple[Scenario, ...] = (
         endsBy="connector",
         sides=("server", "client"),
         config={"inflight": 100},
+        variants=(
+            *(Variant(kind, PEER_NAMES[kind], kind) for kind in PEER_KINDS),
+            # What the txZMQ wire format itself costs: a REQ connection
+            # sends [id, b"", payload] (three frames; four at the ROUTER
+            # with its routing frame) where the baseline DEALER sends one.
+            Variant(
+                "blocking-envelope",
+                "pyzmq blocking, txZMQ frames",
+                "blocking",
+                {"envelope": True},
+            ),
+        ),
     ),
     Scenario(
         key="flood",

@@ -7,6 +7,7 @@ stalled run still notices the runner's stop and reports what it has.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -264,11 +265,29 @@ class Peer(BasePeer):
         self.finish()
 
     def dealer(self) -> None:
+        """
+        Pipelined requests on a DEALER: one frame each, or with
+        C{config["envelope"]} the frames a txzmq REQ connection sends,
+        C{[id, b"", payload]}, and the reply's payload taken from the
+        same envelope.
+        """
         sock = self.socket(zmq.DEALER)
         count = self.count
         window = int(self.config["inflight"])
-        make = self.payloads()
-        send, recv = sock.send, sock.recv
+        payload = self.payloads()
+        make: Callable[[int], Any] = payload
+        send: Callable[[Any], Any] = sock.send
+        recv: Callable[[], bytes] = sock.recv
+        if self.config.get("envelope"):
+            prefix = os.urandom(8)
+            send = sock.send_multipart
+
+            def make(i: int) -> list[bytes]:
+                return [prefix + i.to_bytes(8, "big"), b"", payload(i)]
+
+            def recv() -> bytes:
+                return sock.recv_multipart()[2]
+
         stats = SeqStats(count)
         self.usage.mark()
         stats.firstAt = now()
