@@ -99,6 +99,19 @@ class Scenario:
         return self.binderRole == "pub" or self.device == "forwarder"
 
 
+ENVELOPE_VARIANTS = (
+    *(Variant(kind, PEER_NAMES[kind], kind) for kind in PEER_KINDS),
+    # What the txZMQ wire format itself costs: a REQ connection sends
+    # [id, b"", payload], three frames, where the baseline sends one.
+    Variant(
+        "blocking-envelope",
+        "pyzmq blocking, txZMQ frames",
+        "blocking",
+        {"envelope": True},
+    ),
+)
+"""Every kind, and blocking pyzmq sending requests as txzmq does."""
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         key="push_pull_tcp",
@@ -166,6 +179,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         sides=("server", "client"),
         notes=(("connector", "p99_us", "p99 {:.0f} us"),),
         config={"warmup": 200},
+        variants=ENVELOPE_VARIANTS,
     ),
     Scenario(
         key="req_rep_pipelined",
@@ -181,18 +195,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         endsBy="connector",
         sides=("server", "client"),
         config={"inflight": 100},
-        variants=(
-            *(Variant(kind, PEER_NAMES[kind], kind) for kind in PEER_KINDS),
-            # What the txZMQ wire format itself costs: a REQ connection
-            # sends [id, b"", payload] (three frames; four at the ROUTER
-            # with its routing frame) where the baseline DEALER sends one.
-            Variant(
-                "blocking-envelope",
-                "pyzmq blocking, txZMQ frames",
-                "blocking",
-                {"envelope": True},
-            ),
-        ),
+        variants=ENVELOPE_VARIANTS,
     ),
     Scenario(
         key="flood",

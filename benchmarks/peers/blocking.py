@@ -235,12 +235,34 @@ class Peer(BasePeer):
                 if self.stopped:
                     return None
 
+    def _requester(
+        self, socketType: int
+    ) -> tuple[Callable[[int], Any], Callable[[Any], Any], Callable[[], bytes]]:
+        """
+        (make, send, recv) of a requesting socket: C{socketType} sending
+        one payload frame; or with C{config["envelope"]} a DEALER sending
+        the frames of a txzmq REQ connection, C{[id, b"", payload]}, and
+        taking the payload out of the reply's same envelope.
+        """
+        payload = self.payloads()
+        if not self.config.get("envelope"):
+            sock = self.socket(socketType)
+            return payload, sock.send, sock.recv
+        sock = self.socket(zmq.DEALER)
+        prefix = os.urandom(8)
+
+        def make(i: int) -> list[bytes]:
+            return [prefix + i.to_bytes(8, "big"), b"", payload(i)]
+
+        def recv() -> bytes:
+            return sock.recv_multipart()[2]
+
+        return make, sock.send_multipart, recv
+
     def req(self) -> None:
-        sock = self.socket(zmq.REQ)
         count = self.count
         warmup = int(self.config.get("warmup", 0))
-        make = self.payloads()
-        send, recv = sock.send, sock.recv
+        make, send, recv = self._requester(zmq.REQ)
         stats = SeqStats(count)
         for i in range(warmup):
             send(make(i))
@@ -265,29 +287,10 @@ class Peer(BasePeer):
         self.finish()
 
     def dealer(self) -> None:
-        """
-        Pipelined requests on a DEALER: one frame each, or with
-        C{config["envelope"]} the frames a txzmq REQ connection sends,
-        C{[id, b"", payload]}, and the reply's payload taken from the
-        same envelope.
-        """
-        sock = self.socket(zmq.DEALER)
+        """Pipelined requests on a DEALER (see L{_requester})."""
         count = self.count
         window = int(self.config["inflight"])
-        payload = self.payloads()
-        make: Callable[[int], Any] = payload
-        send: Callable[[Any], Any] = sock.send
-        recv: Callable[[], bytes] = sock.recv
-        if self.config.get("envelope"):
-            prefix = os.urandom(8)
-            send = sock.send_multipart
-
-            def make(i: int) -> list[bytes]:
-                return [prefix + i.to_bytes(8, "big"), b"", payload(i)]
-
-            def recv() -> bytes:
-                return sock.recv_multipart()[2]
-
+        make, send, recv = self._requester(zmq.DEALER)
         stats = SeqStats(count)
         self.usage.mark()
         stats.firstAt = now()
