@@ -613,16 +613,25 @@ class ZmqConnection:
         @raise ZmqConnectionClosedError: after L{shutdown}.
         """
         if type(message) is bytes and not self._queue and not self._closed:
-            # The common case, without building a list of frames.
-            try:
-                self._send(message, _NOBLOCK)
-            except zmq.Again:
-                raise self._wouldBlock() from None
-            if self._canReceive:
-                self._afterSend()
+            if not self._sendBytesNow(message):
+                raise self._wouldBlock()
             return
         self._checkOpen()
         self._sendChecked(toFrames(message))
+
+    def _sendBytesNow(self, message: bytes) -> bool:
+        """
+        The common case of L{send} and L{sendDeferred}, without building a
+        list of frames: one frame, nothing queued, the connection open.
+        Return False if libzmq has no room.
+        """
+        try:
+            self._send(message, _NOBLOCK)
+        except zmq.Again:
+            return False
+        if self._canReceive:
+            self._afterSend()
+        return True
 
     def _sendChecked(self, frames: list[Frame]) -> None:
         """L{send} for frames already checked."""
@@ -670,10 +679,16 @@ class ZmqConnection:
         @raise ZmqQueueFullError: when the queue is at C{maxQueuedMessages}
             or C{maxQueuedBytes}; nothing was queued.
         """
+        if type(message) is bytes:
+            if not self._queue and not self._closed:
+                if self._sendBytesNow(message):
+                    return succeed(None)
+                return self._enqueue([message]).deferred
+            frames: list[Frame] = [message]
+        else:
+            frames = toFrames(message)
         self._checkOpen()
-        entry = self._sendOrQueue(
-            [message] if type(message) is bytes else toFrames(message)
-        )
+        entry = self._sendOrQueue(frames)
         return succeed(None) if entry is None else entry.deferred
 
     def _sendOrQueue(self, frames: list[Frame]) -> Outgoing | None:
