@@ -679,17 +679,24 @@ class ZmqConnection:
         @raise ZmqQueueFullError: when the queue is at C{maxQueuedMessages}
             or C{maxQueuedBytes}; nothing was queued.
         """
+        entry = self._sendOrQueueMessage(message)
+        return succeed(None) if entry is None else entry.deferred
+
+    def _sendOrQueueMessage(self, message: Any) -> Outgoing | None:
+        """
+        L{_sendOrQueue} for a message as L{sendDeferred} and L{write} take
+        it, with send()'s fast path for one frame of bytes.
+        """
         if type(message) is bytes:
             if not self._queue and not self._closed:
                 if self._sendBytesNow(message):
-                    return succeed(None)
-                return self._enqueue([message]).deferred
+                    return None
+                return self._enqueue([message])
             frames: list[Frame] = [message]
         else:
             frames = toFrames(message)
         self._checkOpen()
-        entry = self._sendOrQueue(frames)
-        return succeed(None) if entry is None else entry.deferred
+        return self._sendOrQueue(frames)
 
     def _sendOrQueue(self, frames: list[Frame]) -> Outgoing | None:
         """
@@ -816,8 +823,7 @@ class ZmqConnection:
         @raise ZmqQueueFullError: when the outgoing queue is at its bound
             (the producer did not pause).
         """
-        self._checkOpen()
-        entry = self._sendOrQueue([data] if type(data) is bytes else toFrames(data))
+        entry = self._sendOrQueueMessage(data)
         if entry is not None:
             entry.deferred.addErrback(self._writeFailed)
         if not self._streaming and self._producer is not None:
