@@ -879,8 +879,9 @@ def _security(options: argparse.Namespace) -> Any:
             server, "a CURVE server needs its NAME.key_secret file"
         )
         return CurveServer(secret)
+    serverKey: str | bytes
     if len(client) == 40 and not os.path.exists(client):
-        serverKey = client.encode("ascii", "replace")
+        serverKey = client  # checked by CurveClient, non-ASCII included
     else:
         serverKey, _ = _readCertificate(client)
     if own is not None:

@@ -31,7 +31,7 @@ from twisted.python.failure import Failure
 from twisted.trial import unittest
 
 import txzmq
-from txzmq.cli import formatMessage, parseArguments
+from txzmq.cli import CommandError, _security, formatMessage, parseArguments
 from txzmq.security import loadCertificate
 
 ROOT = Path(txzmq.__file__).resolve().parent.parent
@@ -397,6 +397,33 @@ class UsageTests(CLITestCase):
         self.assertEqual(options.messages, ["one", "two"])
         self.assertEqual(options.topic, b"news")
         self.assertEqual(options.endpoint, ("bind", "tcp://*:5555"))
+
+
+class SecurityOptionTests(unittest.SynchronousTestCase):
+    """The CURVE options, turned into a mechanism without a reactor."""
+
+    def setUp(self) -> None:
+        if not zmq.has("curve"):
+            raise unittest.SkipTest("this libzmq has no CURVE support")
+
+    def security(self, *args: str) -> Any:
+        return _security(parseArguments(["sub", "connect:tcp://127.0.0.1:1", *args]))
+
+    def test_serverKeyText(self) -> None:
+        """A server key given as 40 Z85 characters is used as it is."""
+        public, _ = zmq.curve_keypair()
+        mechanism = self.security("--curve-client", public.decode("ascii"))
+        self.assertEqual(mechanism.serverKey, public)
+
+    def test_serverKeyNotAscii(self) -> None:
+        """
+        A 40-character key with non-ASCII characters is refused with the
+        reason, not turned into another key.
+        """
+        public, _ = zmq.curve_keypair()
+        text = "\u00e9" + public.decode("ascii")[1:]
+        e = self.assertRaises(CommandError, self.security, "--curve-client", text)
+        self.assertIn("non-ASCII", str(e))
 
 
 class FormatTests(unittest.SynchronousTestCase):
