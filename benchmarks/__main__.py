@@ -102,8 +102,8 @@ def parser() -> argparse.ArgumentParser:
         "--txzmq-send",
         choices=SEND_MODES,
         default="auto",
-        help="how the txzmq PUSH sender waits at the HWM (auto: pushDeferred "
-        "when available)",
+        help="how the txzmq PUSH sender waits at the HWM (auto: a streaming "
+        "producer when available)",
     )
     p.add_argument(
         "--txzmq-window",

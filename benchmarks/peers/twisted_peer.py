@@ -17,8 +17,9 @@ How a PUSH sender copes with the high-water mark (C{config["mode"]}):
   - C{producer}: a streaming C{IPushProducer} registered with
     C{registerProducer(producer, True)} that C{write()}s until it is
     paused, and goes on when resumed.
-  - C{auto}: C{deferred} when the connection has C{pushDeferred}, else
-    C{retry}.
+  - C{auto}: C{producer} when the connection has txzmq's flow control
+    (Twisted's own way to stream into a consumer, and the fastest of the
+    three), else C{retry}.
 """
 
 from __future__ import annotations
@@ -166,7 +167,7 @@ class Peer(BasePeer):
         make = self.payloads()
         mode = str(self.config.get("mode") or "auto")
         if mode == "auto":
-            mode = "deferred" if self.compat.flowControl else "retry"
+            mode = "producer" if self.compat.flowControl else "retry"
         if mode != "retry" and not self.compat.flowControl:
             raise SystemExit(f"mode {mode!r} needs txzmq's flow control API")
         sender = Sender(self, count, make, mode)

@@ -36,11 +36,13 @@ def _scenarios():
     return SCENARIOS
 
 
-def _run(*args: str, timeout: float = LIMIT) -> subprocess.CompletedProcess[str]:
+def _run(
+    *args: str, timeout: float = LIMIT, module: str = "benchmarks"
+) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
     return subprocess.run(
-        [sys.executable, "-m", "benchmarks", *args],
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -65,6 +67,29 @@ class BenchmarkSmokeTests(SynchronousTestCase):
             self.assertIn(option, done.stdout)
         for scenario in _scenarios():
             self.assertIn(scenario.key, done.stdout)
+
+    def test_calls(self):
+        """
+        C{python -m benchmarks.calls --quick} times each call it lists,
+        pyzmq's and txzmq's, including a REQ/REP round trip on the
+        reactor.
+        """
+        done = _run("--quick", timeout=30, module="benchmarks.calls")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        rows = done.stdout.splitlines()[1:]
+        names = [row.rsplit(None, 1)[0] for row in rows]
+        for expected in (
+            "pyzmq get(EVENTS)",
+            "txzmq publish()",
+            "REQ/REP round trip",
+            "reactor wake-up",
+        ):
+            self.assertTrue(
+                any(name.startswith(expected) or expected in name for name in names),
+                f"{expected!r} not in\n{done.stdout}",
+            )
+        for row in rows:
+            self.assertGreater(float(row.rsplit(None, 1)[1]), 0, row)
 
     def test_quick(self):
         """
