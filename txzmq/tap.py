@@ -6,16 +6,21 @@ C{twistd txzmq}: run a device as a daemon::
         [--monitor bind:tcp://*:5557] [--mode thread]
 
 twistd brings its usual options (logging, pidfile, daemonizing); SIGTERM
-stops the device, closes its sockets and terminates the context.
+stops the device, closes its sockets and terminates the context.  A
+device that cannot start makes twistd exit with status 1.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
+import sys
 from typing import Any
 
 from twisted.application.service import IService
 from twisted.logger import Logger
 from twisted.python import usage
+from twisted.python.failure import Failure
 
 from txzmq._proxy import FORWARDER, QUEUE, STREAMER
 from txzmq.devices import ProcessDevice, ReactorDevice, ThreadDevice
@@ -87,11 +92,52 @@ class Options(usage.Options):
             raise usage.UsageError("--hwm must be >= 0")
 
 
+def _exitWithStatus(status: int) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+class _DeviceService(ZmqService):
+    """
+    The service twistd runs: a L{ZmqService} holding the device, that
+    makes a device which cannot start fail twistd, with exit status 1.
+
+    A reactor device that cannot bind fails at once: then C{startService}
+    raises, and twistd removes its pidfile and exits with status 1 (a
+    daemonizing twistd's parent too).  Thread and process devices bind
+    off the reactor and fail later: then the reactor is stopped, and once
+    twistd has shut down (pidfile removed, log written) the process exits
+    with status 1, since twistd itself only passes on signals.
+    """
+
+    _starting = False
+    _failure: Failure | None = None
+
+    def startService(self) -> None:
+        self._starting = True
+        try:
+            super().startService()
+        finally:
+            self._starting = False
+        if self._failure is not None:
+            self._failure.raiseException()
+
+    def deviceFailed(self, failure: Failure) -> None:
+        """The device did not start (L{ZmqDevice.startService} logged why)."""
+        if self._starting:
+            self._failure = failure
+            return
+        atexit.register(_exitWithStatus, 1)
+        reactor = self.factory.reactor
+        reactor.callWhenRunning(reactor.stop)
+
+
 def makeService(options: Any) -> IService:
     """The device under a L{ZmqService}, ready for twistd."""
     from twisted.internet import reactor
 
-    service = ZmqService(reactor=reactor)
+    service = _DeviceService(reactor=reactor)
     settings = {} if options["hwm"] is None else {"highWaterMark": options["hwm"]}
     device = MODES[options["mode"]](
         service.factory,
@@ -113,9 +159,5 @@ def makeService(options: Any) -> IService:
             addresses=device.addresses,
         )
 
-    def failed(failure: Any) -> None:
-        # ZmqDevice.startService logged why.
-        reactor.callWhenRunning(reactor.stop)
-
-    device.whenStarted().addCallbacks(started, failed)
+    device.whenStarted().addCallbacks(started, service.deviceFailed)
     return service

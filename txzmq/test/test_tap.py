@@ -322,22 +322,44 @@ class TwistdTests(unittest.TestCase):
         self.assertEqual(replies, [[b"echo", b"request %d" % n] for n in range(5)])
         await daemon.stop()
 
-    async def test_startFails(self) -> None:
-        """
-        A device that cannot bind: the failure is logged and twistd exits
-        (it does not linger without a device).
-        """
+    def _takenAddress(self) -> str:
         taken = ZmqPullConnection(
             self.factory, ZmqEndpoint("bind", "tcp://127.0.0.1:*")
         )
-        address = taken.socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        return taken.socket.getsockopt_string(zmq.LAST_ENDPOINT)
+
+    async def test_startFails(self) -> None:
+        """
+        A reactor device that cannot bind fails twistd's start: the
+        failure is logged, the pidfile removed, and twistd exits with
+        status 1 (it does not linger without a device).
+        """
         daemon = Daemon(
             self, "--kind", "streamer",
-            "--frontend", f"bind:{address}",
+            "--frontend", f"bind:{self._takenAddress()}",
             "--backend", "bind:tcp://127.0.0.1:*",
         )  # fmt: skip
         await daemon.child.exit()
         log = daemon.log()
+        self.assertEqual((daemon.child.status, daemon.child.signal), (1, None), log)
+        self.assertIn("failed to start", log, daemon.report())
+        self.assertIn("Address already in use", log)
+        self.assertFalse(daemon.pidfile.exists())
+
+    async def test_startFailsThread(self) -> None:
+        """
+        A thread device binds off the reactor and fails later: twistd
+        shuts down as usual (pidfile removed, C{Server Shut Down.}) and
+        exits with status 1.
+        """
+        daemon = Daemon(
+            self, "--kind", "streamer", "--mode", "thread",
+            "--frontend", f"bind:{self._takenAddress()}",
+            "--backend", "bind:tcp://127.0.0.1:*",
+        )  # fmt: skip
+        await daemon.child.exit()
+        log = daemon.log()
+        self.assertEqual((daemon.child.status, daemon.child.signal), (1, None), log)
         self.assertIn("failed to start", log, daemon.report())
         self.assertIn("Address already in use", log)
         self.assertIn("Server Shut Down.", log)
