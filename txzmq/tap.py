@@ -128,6 +128,8 @@ class _DeviceService(ZmqService):
         if self._starting:
             self._failure = failure
             return
+        if not self.running:
+            return  # stopped before the device started: not a failure
         atexit.register(_exitWithStatus, 1)
         reactor = self.factory.reactor
         reactor.callWhenRunning(reactor.stop)
