@@ -143,6 +143,24 @@ class OptionsTests(unittest.SynchronousTestCase):
             self.assertEqual(device.config.kind.name, "streamer")
             self.assertFalse(device.running)
 
+    def test_stoppedBeforeStartingIsNoFailure(self) -> None:
+        """
+        A device whose start fails because twistd is stopping (the service
+        no longer runs) does not make the exit status 1.
+        """
+        options = parse(
+            "--kind", "streamer", "--mode", "thread",
+            "--frontend", "bind:tcp://127.0.0.1:*",
+            "--backend", "bind:tcp://127.0.0.1:*",
+        )  # fmt: skip
+        service = cast(tap._DeviceService, tap.makeService(options))
+        self.addCleanup(service.factory.shutdown)
+        registered: list[object] = []
+        self.patch(tap.atexit, "register", lambda *args: registered.append(args))
+        (device,) = list(service)
+        device.stop()
+        self.assertEqual(registered, [])
+
 
 class Daemon:
     """A C{twistd -n txzmq ...} child with its pidfile and logfile."""
