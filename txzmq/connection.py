@@ -470,11 +470,16 @@ class ZmqConnection:
         """
         if self._closed:
             return
+        factory = self.factory
+        factory._passDepth += 1
         self._inPass = True
         try:
             self._passBody()
         finally:
             self._inPass = False
+            factory._passDepth -= 1
+            if not factory._passDepth and factory._afterPasses:
+                factory._endOfPasses()
 
     def _passBody(self) -> None:
         if self._queue:
@@ -656,12 +661,23 @@ class ZmqConnection:
         """
         A send may have consumed the edge that announced incoming
         messages: read C{EVENTS} (which re-arms the FD) and schedule a pass
-        if there is something to read.  Within a pass nothing is needed:
-        the pass itself ends by reading C{EVENTS} or scheduling another.
+        if there is something to read.  Within this connection's pass
+        nothing is needed: the pass itself ends by reading C{EVENTS} or
+        scheduling another.  Within another connection's pass (a relay, a
+        device) the read waits for the end of the outermost pass, once
+        however many messages were sent, still before the reactor polls.
         """
         if self._canReceive and not self._inPass:
-            if cast(int, self.socket.get(_EVENTS)) & _POLLIN:
-                self._schedulePass()
+            factory = self.factory
+            if factory._passDepth:
+                factory._afterPasses[self] = None
+            else:
+                self._checkEvents()
+
+    def _checkEvents(self) -> None:
+        """Read C{EVENTS} and schedule a pass if there is something to read."""
+        if not self._closed and cast(int, self.socket.get(_EVENTS)) & _POLLIN:
+            self._schedulePass()
 
     def sendDeferred(self, message: Any) -> Deferred[None]:
         """

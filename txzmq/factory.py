@@ -10,11 +10,14 @@ from typing import TYPE_CHECKING, Any
 import zmq
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
 
 from txzmq.errors import ZmqConnectionClosedError
 
 if TYPE_CHECKING:
     from txzmq.connection import ZmqConnection
+
+_log = Logger()
 
 __all__ = ["ZmqFactory"]
 
@@ -87,6 +90,30 @@ class ZmqFactory:
         self._closers: list[Callable[[], None]] = []
         self._shutDown = False
         self._registered = False
+        self._passDepth = 0
+        """How many read passes of this factory's connections are running."""
+        self._afterPasses: dict[ZmqConnection, None] = {}
+        """
+        Connections that sent during another connection's pass and must
+        read C{EVENTS} when the outermost pass ends (an ordered set).
+        """
+
+    def _endOfPasses(self) -> None:
+        """
+        The outermost read pass ended: let the connections that sent
+        during it read C{EVENTS} once each, before the reactor polls again.
+        """
+        while self._afterPasses:
+            waiting, self._afterPasses = self._afterPasses, {}
+            for connection in waiting:
+                try:
+                    connection._checkEvents()
+                except zmq.ZMQError as e:
+                    _log.error(
+                        "Reading the events of {connection!r} failed ({error})",
+                        connection=connection,
+                        error=e,
+                    )
 
     def _newContext(self) -> zmq.Context[Any]:
         return zmq.Context(self.ioThreads)
