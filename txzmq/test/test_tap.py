@@ -340,11 +340,28 @@ class TwistdTests(unittest.TestCase):
         self.assertEqual(replies, [[b"echo", b"request %d" % n] for n in range(5)])
         await daemon.stop()
 
-    def _takenAddress(self) -> str:
+    async def _failingDaemon(self, mode: str) -> str:
+        """
+        Run a device of C{mode} whose frontend address is taken; check
+        that twistd logged why, removed its pidfile and exited with
+        status 1; return its log.
+        """
         taken = ZmqPullConnection(
             self.factory, ZmqEndpoint("bind", "tcp://127.0.0.1:*")
         )
-        return taken.socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        address = taken.socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        daemon = Daemon(
+            self, "--kind", "streamer", "--mode", mode,
+            "--frontend", f"bind:{address}",
+            "--backend", "bind:tcp://127.0.0.1:*",
+        )  # fmt: skip
+        await daemon.child.exit()
+        log = daemon.log()
+        self.assertEqual((daemon.child.status, daemon.child.signal), (1, None), log)
+        self.assertIn("failed to start", log, daemon.report())
+        self.assertIn("Address already in use", log)
+        self.assertFalse(daemon.pidfile.exists())
+        return log
 
     async def test_startFails(self) -> None:
         """
@@ -352,33 +369,12 @@ class TwistdTests(unittest.TestCase):
         failure is logged, the pidfile removed, and twistd exits with
         status 1 (it does not linger without a device).
         """
-        daemon = Daemon(
-            self, "--kind", "streamer",
-            "--frontend", f"bind:{self._takenAddress()}",
-            "--backend", "bind:tcp://127.0.0.1:*",
-        )  # fmt: skip
-        await daemon.child.exit()
-        log = daemon.log()
-        self.assertEqual((daemon.child.status, daemon.child.signal), (1, None), log)
-        self.assertIn("failed to start", log, daemon.report())
-        self.assertIn("Address already in use", log)
-        self.assertFalse(daemon.pidfile.exists())
+        await self._failingDaemon("reactor")
 
     async def test_startFailsThread(self) -> None:
         """
         A thread device binds off the reactor and fails later: twistd
-        shuts down as usual (pidfile removed, C{Server Shut Down.}) and
-        exits with status 1.
+        shuts down as usual (C{Server Shut Down.}) and exits with status 1.
         """
-        daemon = Daemon(
-            self, "--kind", "streamer", "--mode", "thread",
-            "--frontend", f"bind:{self._takenAddress()}",
-            "--backend", "bind:tcp://127.0.0.1:*",
-        )  # fmt: skip
-        await daemon.child.exit()
-        log = daemon.log()
-        self.assertEqual((daemon.child.status, daemon.child.signal), (1, None), log)
-        self.assertIn("failed to start", log, daemon.report())
-        self.assertIn("Address already in use", log)
+        log = await self._failingDaemon("thread")
         self.assertIn("Server Shut Down.", log)
-        self.assertFalse(daemon.pidfile.exists())
