@@ -1739,3 +1739,57 @@ class ConnectionTestsOnFakesTests(_FakeCase):
         self.assertEqual(
             self.factory.sent(echo), [[b"client", b"id", b"", b"echo: hello world"]]
         )
+
+
+class RelayEventsTests(_FakeCase):
+    """
+    A connection that sends from another connection's read pass (a relay,
+    a device) reads C{EVENTS} once, when that pass ends: its send may have
+    taken the edge announcing its own incoming messages.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.target = RecordingDealer(self.factory, "connect:tcp://next:5555")
+        target = self.target
+
+        class Relay(ZmqPullConnection):
+            def onPull(self, message: list[bytes]) -> None:
+                target.send(message)
+
+        self.source = Relay(self.factory, "bind:tcp://*:5556")
+        self.reactor.advance(0)  # the first passes, after creation
+        self.eventReads = 0
+        socket = self.target.socket
+        get = socket.get
+
+        def countingGet(option: int) -> Any:
+            if option == zmq.EVENTS:
+                self.eventReads += 1
+            return get(option)
+
+        socket.get = countingGet  # type: ignore[method-assign]
+
+    def test_oncePerPass(self) -> None:
+        """Relaying 50 messages in one pass reads the target's EVENTS once."""
+        self.factory.deliver(self.source, *([b"%d" % n] for n in range(50)))
+        self.assertEqual(
+            self.factory.sent(self.target), [[b"%d" % n] for n in range(50)]
+        )
+        self.assertEqual(self.eventReads, 1)
+
+    def test_incomingSeenAfterThePass(self) -> None:
+        """
+        Messages waiting for the target without a new edge are read: the
+        check at the end of the pass schedules the target's own pass.
+        """
+        self.target.socket.incoming.append([b"reply"])
+        self.factory.deliver(self.source, [b"request"])
+        self.assertEqual(self.target.received, [])
+        self.reactor.advance(0)
+        self.assertEqual(self.target.received, [(b"reply",)])
+
+    def test_outsideAPassAtOnce(self) -> None:
+        """A send outside any pass reads EVENTS right away."""
+        self.target.send(b"alone")
+        self.assertEqual(self.eventReads, 1)
