@@ -16,7 +16,7 @@ C{deliver()} instead of a raw socket.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import zmq
 from twisted.internet import defer
@@ -1783,7 +1783,7 @@ class RelayEventsTests(_FakeCase):
         Messages waiting for the target without a new edge are read: the
         check at the end of the pass schedules the target's own pass.
         """
-        self.target.socket.incoming.append([b"reply"])
+        cast(FakeSocket, self.target.socket).incoming.append([b"reply"])
         self.factory.deliver(self.source, [b"request"])
         self.assertEqual(self.target.received, [])
         self.reactor.advance(0)
