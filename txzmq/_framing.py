@@ -18,6 +18,8 @@ Frame = bytes | bytearray | memoryview | zmq.Frame
 
 _FRAME_TYPES = (bytes, bytearray, memoryview, zmq.Frame)
 
+EMPTY_MESSAGE = "a message needs at least one frame, got an empty list"
+
 
 class MalformedMessage(ValueError):  # noqa: N818
     """
@@ -72,11 +74,8 @@ def toFrames(message: object) -> list[Frame]:
         return [message]
     if isinstance(message, (list, tuple)):
         if not message:
-            raise ValueError("a message needs at least one frame, got an empty list")
-        for index, frame in enumerate(message):
-            if type(frame) is not bytes:
-                checkFrame(frame, f"frame {index}")
-        return list(message)
+            raise ValueError(EMPTY_MESSAGE)
+        return _checkedFrames(message, "frame")
     if isinstance(message, _FRAME_TYPES):
         return [message]
     if isinstance(message, str):
@@ -92,12 +91,15 @@ def framesFromParts(parts: Sequence[object]) -> list[Frame]:
     Check the C{*parts} of C{sendMsg}/C{reply}-style calls (zero or more
     frames) and return them as a list.
     """
-    for frame in parts:
+    return _checkedFrames(parts, "part")
+
+
+def _checkedFrames(frames: Sequence[object], what: str) -> list[Frame]:
+    """C{frames} as a list, each checked (C{what} names them in errors)."""
+    for index, frame in enumerate(frames):
         if type(frame) is not bytes:
-            for index, part in enumerate(parts):
-                checkFrame(part, f"part {index}")
-            break
-    return cast("list[Frame]", list(parts))
+            checkFrame(frame, f"{what} {index}")
+    return cast("list[Frame]", list(frames))
 
 
 def encodeText(value: object, what: str) -> bytes:

@@ -759,16 +759,6 @@ class ZmqConnection:
             return framesFromParts(parts)
         return [self._encodeValue(part) for part in parts]
 
-    def _encodeMessage(self, message: Any) -> Any:
-        """
-        What C{send()} takes for a one-value message: C{message} itself
-        without a codec (bytes or a list of frames), else one encoded
-        frame.
-        """
-        if self.codec is None:
-            return message
-        return self._encodeValue(message)
-
     def _encodeValue(self, value: Any) -> Frame:
         """The frame of one value, encoded with the codec."""
         assert self.codec is not None
@@ -777,11 +767,11 @@ class ZmqConnection:
     def _decodeParts(self, frames: Sequence[bytes]) -> list[Any] | None:
         """
         The values of received payload frames, or None (logged) when the
-        codec cannot decode one: the caller drops the message.
+        codec cannot decode one: the caller drops the message.  Only for
+        connections with a codec.
         """
         codec = self.codec
-        if codec is None:
-            return frames if type(frames) is list else list(frames)
+        assert codec is not None
         try:
             return [codec.decode(frame) for frame in frames]
         except Exception as e:

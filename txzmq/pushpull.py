@@ -33,7 +33,7 @@ class ZmqPushConnection(ZmqConnection):
         L{ZmqConnection.send}.
         """
         if self.codec is not None:
-            message = self._encodeMessage(message)
+            message = self._encodeValue(message)
         self.send(message)
 
     def pushDeferred(self, message: Any) -> Deferred[None]:
@@ -42,7 +42,7 @@ class ZmqPushConnection(ZmqConnection):
         L{push} and L{ZmqConnection.sendDeferred}.
         """
         if self.codec is not None:
-            message = self._encodeMessage(message)
+            message = self._encodeValue(message)
         return self.sendDeferred(message)
 
 

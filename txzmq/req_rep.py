@@ -207,8 +207,7 @@ class ZmqREQConnection(ZmqConnection):
         pending = self._requests.pop(requestId)
         if pending.frames is not None:
             self._waiting.remove(requestId)
-        if pending.timer is not None or pending.sent is not None:
-            self._release(pending)
+        self._release(pending)
         if self._waiting:
             self._sendWaiting()
         return pending
@@ -268,8 +267,7 @@ class ZmqREQConnection(ZmqConnection):
         self._waiting.clear()
         super().shutdown()
         for pending in self._requests.drain():
-            if pending.timer is not None and pending.timer.active():
-                pending.timer.cancel()
+            self._release(pending)
             pending.deferred.errback(
                 ZmqConnectionClosedError(
                     "the connection was shut down before the reply came"
@@ -399,8 +397,9 @@ class ZmqREPConnection(ZmqConnection):
                 connection=self,
             )
             return
-        sent = self.sendDeferred(buildReply(routing, messageId, parts))
-        sent.addErrback(self._replyFailed, messageId)
+        entry = self._sendOrQueue(buildReply(routing, messageId, parts))
+        if entry is not None:
+            entry.deferred.addErrback(self._replyFailed, messageId)
 
     def _replyFailed(self, failure: Failure, messageId: bytes) -> None:
         self._routingInfo.pop(messageId, None)

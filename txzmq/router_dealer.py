@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import zmq
 
-from txzmq._framing import Frame, checkFrame
+from txzmq._framing import EMPTY_MESSAGE, Frame, checkFrame
 from txzmq.connection import ZmqConnection
 
 __all__ = ["ZmqBase", "ZmqDealerConnection", "ZmqRouterConnection"]
@@ -26,11 +26,18 @@ class ZmqBase(ZmqConnection):
 
     def sendMsg(self, message: Any) -> None:
         """Send a one-frame message (with a C{codec}: one value)."""
-        self.send(self._encodeParts([message]))
+        self._sendFrames(self._encodeParts([message]))
 
     def sendMultipart(self, parts: list[Any]) -> None:
         """Send a multipart message, one frame per item of C{parts}."""
-        self.send(self._encodeParts(_checkParts(parts)))
+        self._sendFrames(self._encodeParts(_checkParts(parts)))
+
+    def _sendFrames(self, frames: list[Frame]) -> None:
+        """C{send()} for frames that L{_encodeParts} has checked."""
+        self._checkOpen()
+        if not frames:
+            raise ValueError(EMPTY_MESSAGE)
+        self._sendChecked(frames)
 
     def messageReceived(self, message: list[bytes]) -> None:
         """Decode the payload frames and call L{gotMessage} with them."""
@@ -50,10 +57,10 @@ class ZmqBase(ZmqConnection):
         self._keep(args)
 
 
-def _checkParts(parts: object) -> list[Any]:
+def _checkParts(parts: object) -> list[Any] | tuple[Any, ...]:
     if not isinstance(parts, (list, tuple)):
         raise TypeError(f"parts must be a list of bytes, not {type(parts).__name__}")
-    return list(parts)
+    return parts
 
 
 class ZmqDealerConnection(ZmqBase):
@@ -86,4 +93,4 @@ class ZmqRouterConnection(ZmqBase):
         """Send a multipart message to the peer C{recipientId}."""
         frames: list[Frame] = [checkFrame(recipientId, "recipientId")]
         frames.extend(self._encodeParts(_checkParts(parts)))
-        self.send(frames)
+        self._sendFrames(frames)
