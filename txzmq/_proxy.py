@@ -16,8 +16,7 @@ import zmq
 
 from txzmq._framing import MalformedMessage
 from txzmq._options import SOCKET_OPTIONS, checkSettings, socketOptionCalls
-from txzmq.endpoints import checkEndpoint
-from txzmq.errors import ZmqEndpointError
+from txzmq.endpoints import attachEndpoint, checkEndpoint
 
 __all__ = [
     "FORWARDER",
@@ -272,16 +271,9 @@ def _openSocket(
         socket.set(zmq.SUBSCRIBE, b"")
     addresses = []
     for kind, address in endpoints:
-        try:
-            if kind == "bind":
-                socket.bind(address)
-                addresses.append(socket.get(zmq.LAST_ENDPOINT).decode())
-            else:
-                socket.connect(address)
-        except zmq.ZMQError as e:
-            raise ZmqEndpointError(
-                e.errno or zmq.EINVAL, f"cannot {kind} to {address!r}: {e}"
-            ) from e
+        attachEndpoint(socket, kind, address)
+        if kind == "bind":
+            addresses.append(socket.get(zmq.LAST_ENDPOINT).decode())
     return addresses
 
 

@@ -62,10 +62,14 @@ from txzmq._options import (
 )
 from txzmq._queues import Outgoing, ReceiveBuffer, SendQueue
 from txzmq.codec import Codec, checkCodec
-from txzmq.endpoints import ZmqEndpoint, ZmqEndpointType, checkEndpoint
+from txzmq.endpoints import (
+    ZmqEndpoint,
+    ZmqEndpointType,
+    attachEndpoint,
+    checkEndpoint,
+)
 from txzmq.errors import (
     ZmqConnectionClosedError,
-    ZmqEndpointError,
     ZmqMonitorStoppedError,
     ZmqWouldBlockError,
 )
@@ -356,16 +360,7 @@ class ZmqConnection:
             )
         checked = [checkEndpoint(endpoint) for endpoint in endpoints]
         for endpoint in checked:
-            attach = (
-                self.socket.bind if endpoint.type == "bind" else self.socket.connect
-            )
-            try:
-                attach(endpoint.address)
-            except zmq.ZMQError as e:
-                raise ZmqEndpointError(
-                    e.errno or zmq.EINVAL,
-                    f"cannot {endpoint.type} to {endpoint.address!r}: {e}",
-                ) from e
+            attachEndpoint(self.socket, endpoint.type, endpoint.address)
             self.endpoints.append(endpoint)
         self._schedulePass()
 

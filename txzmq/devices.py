@@ -25,6 +25,7 @@ L{ZmqDevice.stop}, L{ZmqDevice.whenStopped}):
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import sys
 import threading
@@ -191,8 +192,7 @@ class ZmqDevice(Service):
                 self.factory._checkOpen()
                 self._start()
             except BaseException:
-                self._started.fire(False, Failure())
-                self._stopped.fire(True, None)
+                self._ended(Failure())
         return self._started.wait()
 
     def startService(self) -> None:
@@ -212,10 +212,7 @@ class ZmqDevice(Service):
             self._stop()
         elif not self._starting:
             self._starting = True
-            self._started.fire(
-                False, Failure(ZmqConnectionClosedError(f"{self!r} was stopped"))
-            )
-            self._stopped.fire(True, None)
+            self._ended(Failure(ZmqConnectionClosedError(f"{self!r} was stopped")))
         return self._stopped.wait()
 
     def stopService(self) -> Deferred[None]:
@@ -565,8 +562,6 @@ class ProcessDevice(ZmqDevice):
         self.factory._addCloser(self._stop)
 
     def _report(self, line: bytes) -> None:
-        import json
-
         try:
             addresses = json.loads(line)
         except ValueError:

@@ -10,7 +10,11 @@ connections, devices, the command line and the twistd plugin.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+import zmq
+
+from txzmq.errors import ZmqEndpointError
 
 __all__ = [
     "ZmqEndpoint",
@@ -125,3 +129,20 @@ def checkEndpoint(endpoint: object) -> ZmqEndpoint:
     if not isinstance(address, str):
         raise TypeError(f"endpoint address must be str, not {type(address).__name__}")
     return ZmqEndpoint(kind, address)
+
+
+def attachEndpoint(socket: Any, kind: str, address: str) -> None:
+    """
+    Bind or connect C{socket} (C{kind} is C{"bind"} or C{"connect"}).
+
+    @raise ZmqEndpointError: when libzmq refuses, naming the endpoint.
+    """
+    try:
+        if kind == "bind":
+            socket.bind(address)
+        else:
+            socket.connect(address)
+    except zmq.ZMQError as e:
+        raise ZmqEndpointError(
+            e.errno or zmq.EINVAL, f"cannot {kind} to {address!r}: {e}"
+        ) from e

@@ -33,7 +33,7 @@ class ZmqBase(ZmqConnection):
         self._sendFrames(self._encodeParts(_checkParts(parts)))
 
     def _sendFrames(self, frames: list[Frame]) -> None:
-        """C{send()} for frames that L{_encodeParts} has checked."""
+        """C{send()} for frames that C{_encodeParts} has checked."""
         self._checkOpen()
         if not frames:
             raise ValueError(EMPTY_MESSAGE)
