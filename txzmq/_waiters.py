@@ -39,9 +39,14 @@ class Waiters(Generic[_K, _V]):
 
     def take(self, wanted: Callable[[_K], bool]) -> list[Deferred[_V]]:
         """Remove and return the Deferreds whose key is C{wanted}."""
-        taken = [d for key, d in self._waiting if wanted(key)]
-        if taken:
-            self._waiting = [w for w in self._waiting if w[1] not in taken]
+        taken: list[Deferred[_V]] = []
+        kept = []
+        for entry in self._waiting:
+            if wanted(entry[0]):
+                taken.append(entry[1])
+            else:
+                kept.append(entry)
+        self._waiting = kept
         return taken
 
     def fail(self, error: Callable[[], BaseException]) -> None:
