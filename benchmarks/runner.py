@@ -118,7 +118,6 @@ class Child:
     ) -> None:
         self.name = name
         self.result: dict[str, Any] | None = None
-        self.errors: list[str] = []
         self.exited = False
         self._stderr: IO[bytes] = tempfile.TemporaryFile()
         env = dict(os.environ)
@@ -253,16 +252,21 @@ class Runner:
             return f"ipc://{self._tmp}/{scenario.key}-{self._ipc}.sock"
         return "tcp://127.0.0.1:*"
 
-    def specs(
-        self, scenario: Scenario, label: str, pace: float | None
-    ) -> tuple[PeerSpec, PeerSpec]:
-        common: dict[str, Any] = {
+    def common(self, scenario: Scenario, **more: Any) -> dict[str, Any]:
+        """The configuration every process of a run of C{scenario} gets."""
+        return {
             "hwm": HWM,
             "size": scenario.size,
             "count": self.count(scenario),
             "reactor": self.settings.reactor,
+            **more,
             **scenario.config,
         }
+
+    def specs(
+        self, scenario: Scenario, label: str, pace: float | None
+    ) -> tuple[PeerSpec, PeerSpec]:
+        common = self.common(scenario)
         variant = next((v for v in scenario.variants if v.label == label), None)
         kind = variant.kind if variant else label
         binder = PeerSpec(
@@ -291,15 +295,7 @@ class Runner:
     ) -> tuple[PeerSpec, PeerSpec, PeerSpec]:
         """The device (the variant's kind) and its two blocking endpoints."""
         variant = next(v for v in scenario.variants if v.label == label)
-        common: dict[str, Any] = {
-            "hwm": HWM,
-            "size": scenario.size,
-            "count": self.count(scenario),
-            "reactor": self.settings.reactor,
-            "device": scenario.device,
-            "bind": False,
-            **scenario.config,
-        }
+        common = self.common(scenario, device=scenario.device, bind=False)
         device = PeerSpec(
             variant.kind,
             "device",
@@ -584,7 +580,6 @@ class Runner:
                 if other is not child:
                     other.say(str(data.get("name")))
         elif kind == "error":
-            child.errors.append(str(data.get("message")))
             problems.append(f"{name}: {data.get('message')}")
         elif kind == "exit":
             child.exited = True

@@ -290,11 +290,6 @@ def _waitOptions(parser: argparse.ArgumentParser, what: str) -> None:
     )
 
 
-def buildParser() -> argparse.ArgumentParser:
-    """The argument parser of the C{txzmq} command."""
-    return _buildParsers()[0]
-
-
 def _buildParsers() -> tuple[
     argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
 ]:

@@ -156,6 +156,33 @@ class _Run:
         self.result.received += n
         self.changed()
 
+    def request(self, req: ZmqREQConnection, count: int) -> list[Deferred[Any]]:
+        """Send C{count} requests C{b"request N"} on C{req}, counted as sent."""
+        replies = []
+        for i in range(count):
+            replies.append(req.sendMsg(f"request {i}".encode(), timeout=WAIT_SECONDS))
+            self.sent()
+        return replies
+
+    async def matchReplies(
+        self,
+        replies: list[Deferred[Any]],
+        payload: Callable[[list[bytes]], list[bytes]],
+    ) -> int:
+        """
+        Wait for the replies to L{request}; count those received and
+        return how many carry C{b"REQUEST N"} (as C{payload} finds it).
+        """
+        matched = 0
+        for i, reply in enumerate(replies):
+            try:
+                frames = await reply
+            except ZmqRequestTimeoutError:
+                continue
+            self.received()
+            matched += payload(frames) == [f"REQUEST {i}".encode()]
+        return matched
+
     def changed(self) -> None:
         """Something happened: re-check what L{waitFor} waits for."""
         for expectation in self._expectations:
@@ -505,22 +532,12 @@ async def _reqrep(run: _Run) -> str:
     req = ZmqREQConnection(run.factory)
     run.connect(req, address)
 
-    replies: list[Deferred[list[bytes]]] = []
-    for i in range(run.count):
-        replies.append(req.sendMsg(f"request {i}".encode(), timeout=WAIT_SECONDS))
-        run.sent()
+    replies = run.request(req, run.count)
     unanswered = req.sendMsg(b"ignore me", timeout=0.1)
     run.sent()
     run.result.expected = 2 * run.count + 1  # requests (+1 ignored) and replies
 
-    matched = 0
-    for i, reply in enumerate(replies):
-        try:
-            frames = await reply
-        except ZmqRequestTimeoutError:
-            continue
-        run.received()
-        matched += frames == [f"REQUEST {i}".encode()]
+    matched = await run.matchReplies(replies, lambda frames: frames)
     try:
         await unanswered
         run.result.problems.append("the ignored request got a reply")
@@ -784,21 +801,10 @@ async def _queue(
         client = ZmqREQConnection(run.factory)
         run.connect(client, frontend)
         total = 2 * run.count
-        replies = []
-        for i in range(total):
-            replies.append(
-                client.sendMsg(f"request {i}".encode(), timeout=WAIT_SECONDS)
-            )
-            run.sent()
+        replies = run.request(client, total)
         run.result.expected = 2 * total  # requests and replies
-        matched = 0
-        for i, reply in enumerate(replies):
-            try:
-                frames = await reply
-            except ZmqRequestTimeoutError:
-                continue
-            run.received()
-            matched += frames[1:] == [f"REQUEST {i}".encode()]
+        # The worker's name comes first.
+        matched = await run.matchReplies(replies, lambda frames: frames[1:])
     finally:
         await device.stop()
     if matched != total:

@@ -7,7 +7,7 @@ event loop, written the way its documentation suggests
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import zmq
@@ -148,23 +148,24 @@ class Peer(BasePeer):
     # Request/reply
 
     async def rep(self) -> None:
-        await self._serve(self.socket(zmq.REP), multipart=False)
+        sock = self.socket(zmq.REP)
+        await self._serve(sock.recv, sock.send)
 
     async def router(self) -> None:
-        await self._serve(self.socket(zmq.ROUTER), multipart=True)
+        sock = self.socket(zmq.ROUTER)
+        await self._serve(sock.recv_multipart, sock.send_multipart)
 
-    async def _serve(self, sock: zmq.asyncio.Socket, multipart: bool) -> None:
+    async def _serve(
+        self,
+        recv: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[Any]],
+    ) -> None:
         served = 0
         self.partial = lambda: self.result(served, served=served)
         self.usage.mark()
-        if multipart:
-            while True:
-                await sock.send_multipart(await sock.recv_multipart())
-                served += 1
-        else:
-            while True:
-                await sock.send(await sock.recv())
-                served += 1
+        while True:
+            await send(await recv())
+            served += 1
 
     async def req(self) -> None:
         sock = self.socket(zmq.REQ)

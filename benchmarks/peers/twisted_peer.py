@@ -429,7 +429,6 @@ class Sender:
             self.pumpDeferred()
         elif self.mode == "producer":
             producer = Producer(self)
-            self.producer = producer
             self.conn.registerProducer(producer, True)
             producer.produce()
         else:
