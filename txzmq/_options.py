@@ -101,6 +101,11 @@ SOCKET_OPTIONS: Mapping[str, SocketOption] = {
 """The socket options a connection accepts by name."""
 
 
+def validators(table: Mapping[str, SocketOption]) -> dict[str, Validator]:
+    """The validator of each socket option of C{table}, by name."""
+    return {name: option.validate for name, option in table.items()}
+
+
 def checkSettings(
     allowed: Mapping[str, Validator], given: Mapping[str, object]
 ) -> dict[str, object]:

@@ -15,7 +15,12 @@ from typing import Any, NamedTuple
 import zmq
 
 from txzmq._framing import MalformedMessage
-from txzmq._options import SOCKET_OPTIONS, checkSettings, socketOptionCalls
+from txzmq._options import (
+    SOCKET_OPTIONS,
+    checkSettings,
+    socketOptionCalls,
+    validators,
+)
 from txzmq.endpoints import attachEndpoint, checkEndpoint
 
 __all__ = [
@@ -203,10 +208,7 @@ class DeviceConfig:
             _endpointList(monitor, "monitor"),
             inPrefix,
             outPrefix,
-            checkSettings(
-                {name: option.validate for name, option in SOCKET_OPTIONS.items()},
-                options or {},
-            ),
+            checkSettings(validators(SOCKET_OPTIONS), options or {}),
         )
         if not config.frontend or not config.backend:
             raise ValueError(

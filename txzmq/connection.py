@@ -59,6 +59,7 @@ from txzmq._options import (
     nonNegativeInt,
     positiveInt,
     socketOptionCalls,
+    validators,
 )
 from txzmq._queues import Outgoing, ReceiveBuffer, SendQueue
 from txzmq.codec import Codec, checkCodec
@@ -300,7 +301,7 @@ class ZmqConnection:
 
     @classmethod
     def _allowedSettings(cls) -> dict[str, Validator]:
-        allowed = {name: option.validate for name, option in cls._socketOptions.items()}
+        allowed = validators(cls._socketOptions)
         allowed.update(cls._extraSettings)
         return allowed
 
